@@ -9,6 +9,21 @@ import pytest
 import atoll
 
 EXPORTS = {
+    "atoll.computing": {
+        "ComputingError",
+        "ComputingSession",
+        "InvalidArgumentError",
+        "KeyTypeError",
+        "SerializationError",
+        "SessionClosedError",
+        "Table",
+        "TableExistsError",
+        "TableNotFoundError",
+        "TableWriter",
+        "TaskError",
+        "WorkerCrashedError",
+        "open_session",
+    },
     "atoll.codec": {
         "FORMAT_VERSION",
         "CodecError",
