@@ -24,6 +24,7 @@ EXPORTS = {
         "WorkerCrashedError",
         "open_session",
     },
+    "atoll.computing.standalone": {"StandaloneSession", "StandaloneTable", "StandaloneWriter"},
     "atoll.codec": {
         "FORMAT_VERSION",
         "CodecError",
