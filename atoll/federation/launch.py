@@ -1,0 +1,241 @@
+"""Run every party of a job on this machine, each in its own OS process with its own gateway.
+
+This is the process model of ``atoll run`` and ``atoll demo``: a throwaway
+federation (a CA, one certificate and site config per party) on loopback with
+mutual TLS, one process per party, each with its gateway, its computing session
+and its :class:`~atoll.federation.Context`. The party function is named by an
+import path (``"package.module:function"``) and called as ``fn(ctx, params)``.
+
+Only codec-encoded bytes pass between the launcher and the parties: parameters
+go in, and each party's result (or its error, as type, message and traceback
+text) comes back through the codec, never pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import logging
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, cast
+
+from atoll import codec
+from atoll.computing import open_session
+from atoll.federation._context import JobOptions
+from atoll.federation._errors import FederationError, UsageError
+from atoll.federation._party import JobParties, Party
+from atoll.federation.config import load_site_config
+from atoll.federation.grpc_gateway import Gateway
+from atoll.federation.throwaway import make_throwaway_federation
+from atoll.federation.transcript import Transcript
+
+__all__ = ["PartyFailed", "PartyOutcome", "run_local_job"]
+
+log = logging.getLogger("atoll.launch")
+
+
+class PartyFailed(FederationError):
+    """A party's function raised; carries the party, the error type, message and traceback."""
+
+    def __init__(self, party: Party, kind: str, text: str, trace: str) -> None:
+        super().__init__(f"{party} failed: {kind}: {text}")
+        self.party = party
+        self.kind = kind
+        self.text = text
+        self.trace = trace
+
+
+@dataclasses.dataclass(frozen=True)
+class PartyOutcome:
+    """What one party returned, and how long it took."""
+
+    party: Party
+    result: Any
+    seconds: float
+    transcript: list[dict[str, Any]]
+
+
+def run_local_job(
+    target: str,
+    parties: JobParties,
+    params: Mapping[Party, Any],
+    *,
+    job_id: str = "local-job",
+    workdir: str | Path | None = None,
+    timeout: float = 600.0,
+    workers: int = 1,
+    insecure: bool = False,
+    log_level: int = logging.INFO,
+    transcript: bool = False,
+) -> dict[Party, PartyOutcome]:
+    """Run ``target(ctx, params[party])`` on every party, each in its own process.
+
+    ``workers`` is the number of computing worker processes per site (1 runs
+    inline). With ``transcript=True`` each outcome lists what that party sent
+    and received (name, tag, payload summary, bytes). Returns each party's outcome; raises :class:`PartyFailed` for the
+    first party that failed (the others are stopped).
+    """
+    _resolve(target)  # fail here, with the path in the message, not in every child
+    ids = [p.party_id for p in parties]
+    if len(set(ids)) != len(ids):
+        raise UsageError("run_local_job needs a distinct party id for every party")
+    missing = [str(p) for p in parties if p not in params]
+    if missing:
+        raise UsageError(f"no parameters for {', '.join(missing)}")
+    spec = codec.encode(
+        {
+            "guest": None if parties.guest is None else parties.guest.party_id,
+            "hosts": [h.party_id for h in parties.hosts],
+            "arbiter": None if parties.arbiter is None else parties.arbiter.party_id,
+            "job_id": job_id,
+            "timeout": timeout,
+            "workers": workers,
+            "log_level": log_level,
+            "transcript": transcript,
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="atoll-job-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        configs = make_throwaway_federation(root, ids, insecure=insecure)
+        ctx = mp.get_context("spawn")
+        procs: dict[Party, tuple[Any, Connection]] = {}
+        for party in parties:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(
+                target=_party_main,
+                args=(
+                    theirs,
+                    target,
+                    str(configs[party.party_id]),
+                    party.role,
+                    party.party_id,
+                    spec,
+                ),
+                name=f"atoll-{party.role}-{party.party_id}",
+                daemon=True,
+            )
+            proc.start()
+            theirs.close()
+            mine.send_bytes(codec.encode(params[party]))
+            procs[party] = (proc, mine)
+        try:
+            return _collect(procs, timeout)
+        finally:
+            for _proc, conn in procs.values():
+                with contextlib.suppress(OSError):
+                    conn.send_bytes(b"stop")
+            for proc, conn in procs.values():
+                proc.join(timeout=10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+                conn.close()
+
+
+def _collect(
+    procs: Mapping[Party, tuple[Any, Connection]], timeout: float
+) -> dict[Party, PartyOutcome]:
+    deadline = time.monotonic() + timeout + 30
+    pending = dict(procs)
+    out: dict[Party, PartyOutcome] = {}
+    while pending:
+        for party, (proc, conn) in list(pending.items()):
+            if conn.poll(0.05):
+                try:
+                    reply = codec.decode(conn.recv_bytes())
+                except (EOFError, OSError):
+                    raise PartyFailed(
+                        party, "ProcessDied", f"exit code {proc.exitcode}", ""
+                    ) from None
+                if not isinstance(reply, dict):
+                    raise PartyFailed(
+                        party, "ProtocolError", "malformed reply from party process", ""
+                    )
+                if "error" in reply:
+                    kind, text, trace = reply["error"]
+                    raise PartyFailed(party, kind, text, trace)
+                out[party] = PartyOutcome(
+                    party, reply["result"], reply["seconds"], reply["transcript"]
+                )
+                del pending[party]
+            elif not proc.is_alive():
+                raise PartyFailed(party, "ProcessDied", f"exit code {proc.exitcode}", "")
+        if time.monotonic() > deadline:
+            raise PartyFailed(
+                next(iter(pending)), "Timeout", f"no result after {timeout:.0f} s", ""
+            )
+    return out
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"job target {target!r} must look like 'package.module:function'")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot load job target {target!r}: {exc}") from None
+    if not callable(fn):
+        raise UsageError(f"job target {target!r} is not callable")
+    return cast(Callable[..., Any], fn)
+
+
+def _party_main(
+    conn: Connection, target: str, config_path: str, role: str, party_id: int, spec_bytes: bytes
+) -> None:
+    """Entry point of one party's process (spawned: only a pipe, strings, ints and bytes come in)."""
+    spec = cast(dict[str, Any], codec.decode(spec_bytes))
+    logging.basicConfig(
+        level=spec["log_level"],
+        stream=sys.stderr,
+        format=f"%(asctime)s [{role} {party_id}] %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    party = Party(role, party_id)
+    start = time.perf_counter()
+    try:
+        params = codec.decode(conn.recv_bytes())
+        fn = _resolve(target)
+        config = load_site_config(config_path)
+        parties = JobParties.of(guest=spec["guest"], hosts=spec["hosts"], arbiter=spec["arbiter"])
+        data_dir = Path(config_path).parent / "var" / "tables"
+        with (
+            Gateway(config) as gateway,
+            open_session(data_dir=data_dir, workers=spec["workers"]) as session,
+        ):
+            record = Transcript() if spec["transcript"] else None
+            ctx = gateway.context(
+                spec["job_id"],
+                party,
+                parties,
+                options=JobOptions(timeout=spec["timeout"], transcript=record),
+                computing=session,
+            )
+            result = fn(ctx, params)
+            reply = {
+                "result": result,
+                "seconds": time.perf_counter() - start,
+                "transcript": [] if record is None else [r.to_dict() for r in record],
+            }
+            conn.send_bytes(codec.encode(reply))
+            _wait_for_stop(conn)
+    except BaseException as exc:  # report every failure to the launcher, then exit non-zero
+        with contextlib.suppress(OSError):
+            conn.send_bytes(
+                codec.encode({"error": [type(exc).__name__, str(exc), traceback.format_exc()]})
+            )
+        os._exit(1)
+
+
+def _wait_for_stop(conn: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv_bytes()
