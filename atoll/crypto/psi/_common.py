@@ -1,0 +1,118 @@
+"""What both PSI protocols share: modes, the opening handshake, the result, messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import secrets
+from typing import Any
+
+from atoll.codec import message
+from atoll.crypto.psi._errors import PeerDataError, PSIConfigError
+from atoll.federation import declare
+
+__all__ = ["Hello", "Mode", "PSIResult"]
+
+
+class Mode(enum.StrEnum):
+    """What each party learns.
+
+    - ``full``: both sides learn the shared ids (vertical training needs this).
+    - ``guest_only``: the guest learns the shared ids; hosts learn only their count.
+    - ``cardinality``: the guest learns only how many ids are shared (hosts
+      shuffle before answering, so the guest cannot tell which); hosts learn the count.
+    """
+
+    FULL = "full"
+    GUEST_ONLY = "guest_only"
+    CARDINALITY = "cardinality"
+
+    @classmethod
+    def parse(cls, value: str | Mode) -> Mode:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise PSIConfigError(f"PSI mode {value!r} is not one of: {choices}") from None
+
+
+@message(type_id=400)
+@dataclasses.dataclass(frozen=True)
+class Hello:
+    """The guest's opening: which protocol and mode, and the per-job salt."""
+
+    protocol: str
+    mode: str
+    salt: bytes
+    version: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PSIResult:
+    """One party's outcome.
+
+    ``ids`` are this party's own id values (as it passed them) that are in the
+    intersection, in the same order on every party that learns them; empty for
+    a party that learns only the count.
+    """
+
+    protocol: str
+    mode: str
+    role: str
+    ids: list[Any]
+    count: int
+    input_size: int
+    duplicates: int
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "mode": self.mode,
+            "input_size": self.input_size,
+            "duplicates": self.duplicates,
+            "intersection_size": self.count,
+        }
+
+
+HELLO = declare("psi_hello", sender="guest", receiver="host", payload=Hello)
+POSITIONS = declare("psi_positions", sender="guest", receiver="host", payload=list)
+COUNT = declare("psi_count", sender="guest", receiver="host", payload=int)
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def check_hello(hello: Hello, protocol: str, mode: Mode, peer: str) -> None:
+    for field, mine, theirs in [
+        ("protocol", protocol, hello.protocol),
+        ("mode", mode.value, hello.mode),
+    ]:
+        if mine != theirs:
+            raise PSIConfigError(
+                f"PSI {field} differs between parties: this host has {mine!r}, {peer} asked for {theirs!r}"
+            )
+    if hello.version != 1:
+        raise PSIConfigError(f"PSI protocol version {hello.version} from {peer} is not supported")
+    if len(hello.salt) < 16:
+        raise PeerDataError(peer, HELLO.name, f"salt of {len(hello.salt)} bytes is too short")
+
+
+def check_positions(positions: object, size: int, *, peer: str) -> list[int]:
+    """The guest's list of positions into this host's unique ids: in range, no repeats."""
+    if type(positions) is not list:
+        raise PeerDataError(peer, POSITIONS.name, "expected a list of positions")
+    seen: set[int] = set()
+    for i, p in enumerate(positions):
+        if type(p) is not int or not 0 <= p < size or p in seen:
+            raise PeerDataError(
+                peer, POSITIONS.name, f"entry {i} ({p!r}) is not a new position below {size}"
+            )
+        seen.add(p)
+    return positions
+
+
+def check_count(count: object, *, peer: str) -> int:
+    if type(count) is not int or count < 0:
+        raise PeerDataError(peer, COUNT.name, f"expected a non-negative count, got {count!r}")
+    return count
