@@ -352,3 +352,32 @@ def test_parallelize_merges_only_when_keys_repeat(standalone, monkeypatch):
     again = standalone.parallelize([(i, i) for i in range(10)], partitions=2)
     assert dict(again.collect()) == {i: i for i in range(10)}
     assert standalone.stats["merges"] == before + 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_session_shared_by_threads(tmp_path, workers):
+    """Parties of an in-process federation share one session from several threads."""
+    import threading
+
+    from atoll.computing import open_session
+
+    errors: list[str] = []
+
+    def work() -> None:
+        try:
+            for _ in range(8):
+                t = s.parallelize([(j, j) for j in range(500)], partitions=3)
+                u = t.map_values(lambda v: v * 2).join(t, lambda a, b: a + b)
+                assert u.reduce(lambda a, b: a + b) == 3 * sum(range(500))
+                u.destroy()
+                t.destroy()
+        except Exception as exc:  # collected and reported below
+            errors.append(repr(exc))
+
+    with open_session(data_dir=tmp_path, workers=workers) as s:
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -44,11 +45,13 @@ BLOCK_ROWS = 8192
 BLOCK_BYTES = 4 << 20
 FLUSH_BYTES = 64 << 20
 MAP_SIZE = (1 << 40) if struct.calcsize("P") == 8 else (1 << 30)
-_CACHE_SIZE = 16
+_CACHE_SIZE = 32  # each environment maps MAP_SIZE of address space
 _KEY = struct.Struct(">IIQ")
 _PREFIX = struct.Struct(">I")
 
 _envs: OrderedDict[str, tuple[lmdb.Environment, int]] = OrderedDict()
+# Parties of an in-process federation share one session from several threads.
+_envs_lock = threading.RLock()
 
 
 class UnencodableRow(Exception):
@@ -83,25 +86,27 @@ def _inode(path: str) -> int:
 
 def _evict_stale() -> None:
     """Close cached environments whose directory was removed (by ``destroy``)."""
-    for path in [p for p, (_, ino) in _envs.items() if _inode(p) != ino]:
-        _envs.pop(path)[0].close()
+    with _envs_lock:
+        for path in [p for p, (_, ino) in _envs.items() if _inode(p) != ino]:
+            _envs.pop(path)[0].close()
 
 
 def open_env(path: str) -> lmdb.Environment:
     """The environment at ``path`` (which must exist), from this process's cache."""
-    entry = _envs.get(path)
-    if entry is not None:
-        _envs.move_to_end(path)
-        return entry[0]
-    _evict_stale()
-    ino = _inode(path)
-    if ino < 0:
-        raise FileNotFoundError(f"no LMDB environment at {path}")
-    env = _open(path, create=False)
-    _envs[path] = (env, ino)
-    while len(_envs) > _CACHE_SIZE:
-        _envs.popitem(last=False)[1][0].close()
-    return env
+    with _envs_lock:
+        entry = _envs.get(path)
+        if entry is not None:
+            _envs.move_to_end(path)
+            return entry[0]
+        _evict_stale()
+        ino = _inode(path)
+        if ino < 0:
+            raise FileNotFoundError(f"no LMDB environment at {path}")
+        env = _open(path, create=False)
+        _envs[path] = (env, ino)
+        while len(_envs) > _CACHE_SIZE:
+            _envs.popitem(last=False)[1][0].close()
+        return env
 
 
 def refresh_env(path: str) -> None:
@@ -110,9 +115,10 @@ def refresh_env(path: str) -> None:
     Called once per task for each input: a saved Table overwritten by another
     process gets a new ``data.mdb`` (new inode) that must be opened afresh.
     """
-    entry = _envs.get(path)
-    if entry is not None and _inode(path) != entry[1]:
-        close_env(path)
+    with _envs_lock:
+        entry = _envs.get(path)
+        if entry is not None and _inode(path) != entry[1]:
+            close_env(path)
 
 
 def create_env(path: str) -> None:
@@ -123,9 +129,10 @@ def create_env(path: str) -> None:
 
 
 def close_env(path: str) -> None:
-    entry = _envs.pop(path, None)
-    if entry is not None:
-        entry[0].close()
+    with _envs_lock:
+        entry = _envs.pop(path, None)
+        if entry is not None:
+            entry[0].close()
 
 
 def remove_env(path: str) -> None:
