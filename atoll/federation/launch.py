@@ -121,7 +121,7 @@ def run_local_job(
                     spec,
                 ),
                 name=f"atoll-{party.role}-{party.party_id}",
-                daemon=True,
+                daemon=False,  # a party runs its own worker processes
             )
             proc.start()
             theirs.close()
