@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from atoll.codec import message
 from atoll.crypto.psi._errors import PeerDataError, PSIConfigError
-from atoll.federation import declare
+from atoll.crypto.psi._ids import IdSet, ordered
+from atoll.federation import Context, declare
 
 __all__ = ["Hello", "Mode", "PSIResult"]
 
@@ -116,3 +118,38 @@ def check_count(count: object, *, peer: str) -> int:
     if type(count) is not int or count < 0:
         raise PeerDataError(peer, COUNT.name, f"expected a non-negative count, got {count!r}")
     return count
+
+
+def finish_guest(
+    ctx: Context,
+    protocol: str,
+    mode: Mode,
+    mine: IdSet,
+    matched: set[int] | None,
+    host_positions: Sequence[Callable[[int], int]],
+) -> PSIResult:
+    """The guest's last step: order the ids shared with every host, tell each host its part.
+
+    ``host_positions[i](j)`` is the position, in host i's list, of the guest's
+    j-th id (defined for every matched j).
+    """
+    final = sorted(matched or (), key=lambda j: (len(mine.keys[j]), mine.keys[j]))
+    if mode is Mode.FULL:
+        for handle, position in zip(ctx.hosts, host_positions, strict=True):
+            handle.put(POSITIONS, [position(j) for j in final])
+    else:
+        ctx.hosts.put(COUNT, len(final))
+    shared = [mine.ids[j] for j in final]
+    return PSIResult(protocol, mode.value, "guest", shared, len(final), len(mine), mine.duplicates)
+
+
+def finish_host(ctx: Context, protocol: str, mode: Mode, mine: IdSet, peer: str) -> PSIResult:
+    """A host's last step: its shared ids (``full``) or only their count."""
+    if mode is Mode.FULL:
+        positions = check_positions(ctx.guest.get(POSITIONS), len(mine), peer=peer)
+        shared = ordered([(mine.keys[p], mine.ids[p]) for p in positions])
+        return PSIResult(
+            protocol, mode.value, "host", shared, len(shared), len(mine), mine.duplicates
+        )
+    count = check_count(ctx.guest.get(COUNT), peer=peer)
+    return PSIResult(protocol, mode.value, "host", [], count, len(mine), mine.duplicates)

@@ -32,17 +32,16 @@ from atoll.crypto.psi._batches import map_batches, session_of
 from atoll.crypto.psi._common import (
     COUNT,
     HELLO,
-    POSITIONS,
     Hello,
     Mode,
     PSIResult,
-    check_count,
     check_hello,
-    check_positions,
+    finish_guest,
+    finish_host,
     new_salt,
 )
 from atoll.crypto.psi._errors import PSIConfigError
-from atoll.crypto.psi._ids import ordered, prepare_ids
+from atoll.crypto.psi._ids import prepare_ids
 from atoll.federation import Context, declare
 
 __all__ = ["guest", "host"]
@@ -95,21 +94,11 @@ def guest(
         host_index.append(index)
         reblinded_all.append(reblinded)
 
-    final = sorted(matched or (), key=lambda j: (len(mine.keys[j]), mine.keys[j]))
-    if mode is Mode.FULL:
-        for handle, index, reblinded in zip(hosts, host_index, reblinded_all, strict=True):
-            handle.put(POSITIONS, [index[reblinded[j]] for j in final])
-    else:
-        hosts.put(COUNT, len(final))
-    return PSIResult(
-        PROTOCOL,
-        mode.value,
-        "guest",
-        [mine.ids[j] for j in final],
-        len(final),
-        len(mine),
-        mine.duplicates,
-    )
+    positions = [
+        lambda j, index=index, reblinded=reblinded: index[reblinded[j]]
+        for index, reblinded in zip(host_index, reblinded_all, strict=True)
+    ]
+    return finish_guest(ctx, PROTOCOL, mode, mine, matched, positions)
 
 
 def host(
@@ -132,14 +121,7 @@ def host(
     if mode is Mode.CARDINALITY:
         secrets.SystemRandom().shuffle(points)
     ctx.guest.put(REBLINDED, b"".join(points))
-    if mode is Mode.FULL:
-        positions = check_positions(ctx.guest.get(POSITIONS), len(mine), peer=peer)
-        shared = ordered([(mine.keys[p], mine.ids[p]) for p in positions])
-        return PSIResult(
-            PROTOCOL, mode.value, "host", shared, len(shared), len(mine), mine.duplicates
-        )
-    count = check_count(ctx.guest.get(COUNT), peer=peer)
-    return PSIResult(PROTOCOL, mode.value, "host", [], count, len(mine), mine.duplicates)
+    return finish_host(ctx, PROTOCOL, mode, mine, peer)
 
 
 def _hash(session: ComputingSession | None, salt: bytes, keys: list[bytes], scalar: bytes) -> bytes:

@@ -27,19 +27,17 @@ import gmpy2
 
 from atoll.crypto.psi import _rsa
 from atoll.crypto.psi._common import (
-    COUNT,
     HELLO,
-    POSITIONS,
     Hello,
     Mode,
     PSIResult,
-    check_count,
     check_hello,
-    check_positions,
+    finish_guest,
+    finish_host,
     new_salt,
 )
 from atoll.crypto.psi._errors import PeerDataError, PSIConfigError
-from atoll.crypto.psi._ids import ordered, prepare_ids
+from atoll.crypto.psi._ids import prepare_ids
 from atoll.federation import Context, declare
 
 __all__ = ["guest", "host"]
@@ -100,21 +98,8 @@ def guest(ctx: Context, ids: Iterable[Any], *, mode: str | Mode = Mode.FULL) -> 
         matched = here if matched is None else matched & here
         per_host.append((index, tags))
 
-    final = sorted(matched or (), key=lambda j: (len(mine.keys[j]), mine.keys[j]))
-    if mode is Mode.FULL:
-        for handle, (index, tags) in zip(ctx.hosts, per_host, strict=True):
-            handle.put(POSITIONS, [index[tags[j]] for j in final])
-    else:
-        ctx.hosts.put(COUNT, len(final))
-    return PSIResult(
-        PROTOCOL,
-        mode.value,
-        "guest",
-        [mine.ids[j] for j in final],
-        len(final),
-        len(mine),
-        mine.duplicates,
-    )
+    positions = [lambda j, index=index, tags=tags: index[tags[j]] for index, tags in per_host]
+    return finish_guest(ctx, PROTOCOL, mode, mine, matched, positions)
 
 
 def host(
@@ -134,14 +119,7 @@ def host(
     blinded = _rsa.check_residues(ctx.guest.get(BLINDED), n, peer=peer, message=BLINDED.name)
     ctx.guest.put(HOST_TAGS, b"".join(_rsa.tag(hello.salt, s, nbytes) for s in own))
     ctx.guest.put(SIGNED, key.sign(blinded))
-    if mode is Mode.FULL:
-        positions = check_positions(ctx.guest.get(POSITIONS), len(mine), peer=peer)
-        shared = ordered([(mine.keys[p], mine.ids[p]) for p in positions])
-        return PSIResult(
-            PROTOCOL, mode.value, "host", shared, len(shared), len(mine), mine.duplicates
-        )
-    count = check_count(ctx.guest.get(COUNT), peer=peer)
-    return PSIResult(PROTOCOL, mode.value, "host", [], count, len(mine), mine.duplicates)
+    return finish_host(ctx, PROTOCOL, mode, mine, peer)
 
 
 def _unit(rng: secrets.SystemRandom, n: int) -> Any:
