@@ -347,25 +347,14 @@ def _join(task: Task) -> list[int]:
 
 
 def _union(task: Task) -> list[int]:
-    k: Any = None
     func = _resolve(task.func)
     rows = _load_dict(task, 0)
     for keys, values in _blocks(task, 1):
         if func is None:
             collections.deque(map(rows.setdefault, keys, values), maxlen=0)  # keep the left value
             continue
-        k = None
-        try:
-            for k, w in zip(keys, values, strict=True):
-                if k in rows:
-                    rows[k] = func(rows[k], w)
-                else:
-                    rows[k] = w
-        except Exception as exc:
-            raise _UserFailure(exc, k) from exc
-    writer = _writer(task)
-    writer.extend(task.partition, list(rows), list(rows.values()))
-    return writer.close()
+        _merge_block(rows, keys, values, func)
+    return _write_dict(task, rows)
 
 
 def _subtract(task: Task) -> list[int]:
@@ -477,7 +466,6 @@ def _hash_check(keys: list[Any], task: Task) -> None:
 
 def _shuffle_reduce(task: Task) -> list[int]:
     """Merge the rows scattered to one target partition: last wins, or the reducer."""
-    k: Any = None
     rows: dict[Any, Any] = {}
     if task.func is None:
         for keys, values in _blocks(task):
@@ -485,15 +473,24 @@ def _shuffle_reduce(task: Task) -> list[int]:
     else:
         reducer = _resolve(task.func)
         for keys, values in _blocks(task):
-            k = None
-            try:
-                for k, v in zip(keys, values, strict=True):
-                    if k in rows:
-                        rows[k] = reducer(rows[k], v)
-                    else:
-                        rows[k] = v
-            except Exception as exc:
-                raise _UserFailure(exc, k) from exc
+            _merge_block(rows, keys, values, reducer)
+    return _write_dict(task, rows)
+
+
+def _merge_block(rows: dict[Any, Any], keys: list[Any], values: list[Any], func: Any) -> None:
+    """``rows[k] = func(rows[k], v)`` for keys already there, ``rows[k] = v`` for new ones."""
+    k = None
+    try:
+        for k, v in zip(keys, values, strict=True):
+            if k in rows:
+                rows[k] = func(rows[k], v)
+            else:
+                rows[k] = v
+    except Exception as exc:
+        raise _UserFailure(exc, k) from exc
+
+
+def _write_dict(task: Task, rows: dict[Any, Any]) -> list[int]:
     writer = _writer(task)
     writer.extend(task.partition, list(rows), list(rows.values()))
     return writer.close()
