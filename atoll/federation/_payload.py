@@ -1,12 +1,14 @@
 """Payload bytes: objects as one codec blob, Tables as a stream of row batches.
 
 An object is ``codec.encode(obj)`` cut into chunks. A Table is a stream of
-records, one per batch of rows of one partition (about 3/4 of a chunk): a 4-byte
-big-endian length, then ``codec.encode([partition, keys, values])``. Records
-are packed whole into chunks of at most ``chunk_size`` bytes (a record larger
-than a chunk is split), so the sender reads one partition at a time and the
-receiver writes batches into a table writer as they come; neither holds the
-Table whole.
+records, one per block of rows of one partition: a 4-byte big-endian body
+length, a 4-byte partition number, then the body ``codec.encode([keys,
+values])``. A Table that keeps its rows in that form (the standalone backend)
+hands over its stored blocks unchanged (``iter_partition_encoded``), so the
+sender neither decodes nor re-encodes rows. Records are packed whole into
+chunks of at most ``chunk_size`` bytes (a record larger than a chunk is split),
+so the sender reads one partition at a time and the receiver writes blocks into
+a table writer as they come; neither holds the Table whole.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from atoll.federation._tables import TableLike, TableSession
 
 __all__ = ["decode_object", "object_chunks", "read_table", "table_chunks"]
 
-_LEN = struct.Struct(">I")
+_HEAD = struct.Struct(">II")  # body length, partition
 MAX_RECORD = 256 * 1024 * 1024
 _MAX_ROWS = 65536
 
@@ -54,8 +56,13 @@ def _approx_size(obj: object) -> int:
 
 
 def _records(table: TableLike, target: int) -> Iterator[bytes]:
-    """Each record as one bytes object: length prefix and body, about ``target`` bytes."""
+    """Each record as one bytes object: head and body, about ``target`` bytes."""
+    encoded = getattr(table, "iter_partition_encoded", None)
     for part in range(table.num_partitions):
+        if encoded is not None:
+            for body in encoded(part):
+                yield _HEAD.pack(len(body), part) + body
+            continue
         keys: list[Any] = []
         values: list[Any] = []
         size = 0
@@ -72,10 +79,10 @@ def _records(table: TableLike, target: int) -> Iterator[bytes]:
 
 def _record(part: int, keys: list[Any], values: list[Any]) -> bytes:
     try:
-        body = codec.encode([part, keys, values])
+        body = codec.encode([keys, values])
     except codec.CodecError as exc:
         raise PayloadError(f"a row of partition {part} cannot be encoded: {exc}") from exc
-    return _LEN.pack(len(body)) + body
+    return _HEAD.pack(len(body), part) + body
 
 
 def table_chunks(table: TableLike, chunk_size: int) -> Iterator[bytes]:
@@ -142,32 +149,34 @@ def _read_records(writer: Any, data: bytes | bytearray, num_partitions: int, whe
     pos = 0
     end = len(data)
     with memoryview(data) as view:
-        while end - pos >= _LEN.size:
-            (n,) = _LEN.unpack_from(view, pos)
+        while end - pos >= _HEAD.size:
+            n, part = _HEAD.unpack_from(view, pos)
             if n > MAX_RECORD:
                 raise PayloadError(f"{where}: table record of {n} bytes exceeds {MAX_RECORD}")
-            start = pos + _LEN.size
+            if part >= num_partitions:
+                raise PayloadError(
+                    f"{where}: table record for partition {part} of a {num_partitions}-partition table"
+                )
+            start = pos + _HEAD.size
             if end - start < n:
                 break
             with view[start : start + n] as body:
-                _write_record(writer, body, num_partitions, where)
+                _write_record(writer, body, where)
             pos = start + n
     return pos
 
 
-def _write_record(writer: Any, body: memoryview, num_partitions: int, where: str) -> None:
+def _write_record(writer: Any, body: memoryview, where: str) -> None:
     try:
         record = codec.decode(body)
     except codec.CodecError as exc:
         raise PayloadError(f"{where}: table record does not decode: {exc}") from exc
     if (
         not isinstance(record, list)
-        or len(record) != 3
-        or type(record[0]) is not int
-        or not 0 <= record[0] < num_partitions
+        or len(record) != 2
+        or not isinstance(record[0], list)
         or not isinstance(record[1], list)
-        or not isinstance(record[2], list)
-        or len(record[1]) != len(record[2])
+        or len(record[0]) != len(record[1])
     ):
         raise PayloadError(f"{where}: malformed table record")
-    writer.put_all(zip(record[1], record[2], strict=True))
+    writer.put_all(zip(record[0], record[1], strict=True))

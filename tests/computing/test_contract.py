@@ -124,6 +124,23 @@ def test_take_and_first(ten):
 def test_iter_partition_bounds(ten):
     with pytest.raises(InvalidArgumentError, match="partition 3"):
         ten.iter_partition(3)
+    with pytest.raises(InvalidArgumentError, match="partition 3"):
+        list(ten.iter_partition_encoded(3))
+
+
+def test_encoded_blocks_hold_the_partition_rows(session):
+    """What federation sends: codec [keys, values] blocks, row for row the partition."""
+    from atoll.codec import decode
+
+    table = session.parallelize(
+        [(i, {"v": i, "b": b"x" * (i % 7)}) for i in range(20_000)], partitions=3
+    )
+    for p in range(table.num_partitions):
+        rows = []
+        for blob in table.iter_partition_encoded(p):
+            keys, values = decode(blob)
+            rows.extend(zip(keys, values, strict=True))
+        assert rows == list(table.iter_partition(p))
 
 
 # --------------------------------------------------------------------------- no-shuffle ops

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 BLOCK_ROWS = 8192
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20  # a block then fits a 4 MiB federation chunk whole
 FLUSH_BYTES = 64 << 20
 MAP_SIZE = (1 << 40) if struct.calcsize("P") == 8 else (1 << 30)
 _CACHE_SIZE = 32  # each environment maps MAP_SIZE of address space

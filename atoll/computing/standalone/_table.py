@@ -126,6 +126,15 @@ class StandaloneTable(Table):
         return list(self._counts)
 
     def iter_partition(self, index: int) -> Iterator[Row]:
+        self._check_partition(index, "iter_partition")
+        return self._iter_partition(index)
+
+    def iter_partition_encoded(self, index: int) -> Iterator[bytes]:
+        """The stored blocks of partition ``index``, as they are on disk (codec bytes)."""
+        self._check_partition(index, "iter_partition_encoded")
+        return self._iter_encoded(index)
+
+    def _check_partition(self, index: int, operation: str) -> None:
         self._check()
         if (
             isinstance(index, bool)
@@ -133,10 +142,13 @@ class StandaloneTable(Table):
             or not 0 <= index < len(self._counts)
         ):
             raise InvalidArgumentError(
-                f"iter_partition on table {self._name!r}: partition {index!r} is not in "
+                f"{operation} on table {self._name!r}: partition {index!r} is not in "
                 f"0..{len(self._counts) - 1}"
             )
-        return self._iter_partition(index)
+
+    def _iter_encoded(self, index: int) -> Iterator[bytes]:
+        _storage.refresh_env(self._path)
+        yield from _storage.iter_raw_blocks(self._path, index)
 
     def _iter_partition(self, index: int) -> Iterator[Row]:
         _storage.refresh_env(self._path)
