@@ -8,6 +8,8 @@ site's worker processes; without one they run here, one after the other.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -17,6 +19,8 @@ __all__ = ["BATCH", "map_batches", "session_of"]
 
 T = TypeVar("T")
 BATCH = 4096  # ids per task: ~0.2 s of curve work, large enough to hide the overhead
+
+log = logging.getLogger("atoll.crypto.psi")
 
 
 def session_of(ctx: Any, computing: ComputingSession | None) -> ComputingSession | None:
@@ -37,7 +41,14 @@ def map_batches(
     """
     batches = [(i, items[i : i + BATCH]) for i in range(0, len(items), BATCH)]
     if session is None or len(batches) <= 1 or session.default_partitions <= 1:
-        return [fn(start, b) for start, b in batches]
+        out = []
+        t0 = last = time.monotonic()
+        for n, (start, b) in enumerate(batches, 1):
+            out.append(fn(start, b))
+            if time.monotonic() - last > 10:  # long work shows progress
+                last = time.monotonic()
+                log.info("PSI: %d of %d ids done (%.0f s)", n * BATCH, len(items), last - t0)
+        return out
     table = session.parallelize(batches, partitions=session.default_partitions)
     try:
         done = table.map(lambda start, batch: (start, fn(start, batch)))

@@ -10,12 +10,15 @@ because a float id such as ``1e+20`` has no single textual form.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from atoll.crypto.psi._errors import PSIConfigError
 
 __all__ = ["IdSet", "canonical", "prepare_ids"]
+
+log = logging.getLogger("atoll.crypto.psi")
 
 
 def canonical(value: Any) -> bytes:
@@ -44,8 +47,8 @@ class IdSet:
         return len(self.ids)
 
 
-def prepare_ids(ids: Iterable[Any]) -> IdSet:
-    """Deduplicate ``ids`` (the first occurrence wins) and count what was dropped."""
+def prepare_ids(ids: Iterable[Any], who: str = "this party") -> IdSet:
+    """Deduplicate ``ids`` (the first occurrence wins), count and log what was dropped."""
     seen: dict[bytes, Any] = {}
     total = 0
     for value in ids:
@@ -53,7 +56,14 @@ def prepare_ids(ids: Iterable[Any]) -> IdSet:
         key = canonical(value)
         if key not in seen:
             seen[key] = value
-    return IdSet(list(seen.values()), list(seen), total - len(seen))
+    dropped = total - len(seen)
+    if dropped:
+        log.warning(
+            "PSI at %s: %d duplicate ids dropped (the first occurrence of each is kept)",
+            who,
+            dropped,
+        )
+    return IdSet(list(seen.values()), list(seen), dropped)
 
 
 def sort_key(key: bytes) -> tuple[int, bytes]:

@@ -69,7 +69,7 @@ def guest(
     hosts = ctx.hosts
     if mode is Mode.CARDINALITY and len(hosts) > 1:
         raise PSIConfigError("cardinality-only PSI works with exactly one host")
-    mine = prepare_ids(ids)
+    mine = prepare_ids(ids, str(ctx.local))
     salt = new_salt()
     a = group.random_scalar()
     hosts.put(HELLO, Hello(PROTOCOL, mode.value, salt))
@@ -112,7 +112,7 @@ def host(
     mode = Mode.parse(mode)
     session = session_of(ctx, computing)
     peer = f"guest {ctx.guest.party_id}"
-    mine = prepare_ids(ids)
+    mine = prepare_ids(ids, str(ctx.local))
     hello = ctx.guest.get(HELLO)
     check_hello(hello, PROTOCOL, mode, peer)
     b = group.random_scalar()

@@ -62,7 +62,7 @@ def _check_mode(mode: str | Mode) -> Mode:
 def guest(ctx: Context, ids: Iterable[Any], *, mode: str | Mode = Mode.FULL) -> PSIResult:
     """The guest's side: blinds its ids, has each host sign them, compares tags."""
     mode = _check_mode(mode)
-    mine = prepare_ids(ids)
+    mine = prepare_ids(ids, str(ctx.local))
     salt = new_salt()
     ctx.hosts.put(HELLO, Hello(PROTOCOL, mode.value, salt))
     rng = secrets.SystemRandom()
@@ -108,7 +108,7 @@ def host(
     """A host's side: owns the RSA key, signs its own ids and the guest's blinded ones."""
     mode = _check_mode(mode)
     peer = f"guest {ctx.guest.party_id}"
-    mine = prepare_ids(ids)
+    mine = prepare_ids(ids, str(ctx.local))
     hello = ctx.guest.get(HELLO)
     check_hello(hello, PROTOCOL, mode, peer)
     key = _rsa.generate_key(key_bits)

@@ -88,8 +88,10 @@ def test_random_sets_with_known_intersection_and_protocols_agree(protocol):
     assert other[9999].ids == out[9999].ids
 
 
-def test_duplicates_are_dropped_and_counted():
-    out = run_psi(ONE_HOST, {9999: ["a", "a", "b", 1, "1"], 10000: ["a", "b", "b"]})
+def test_duplicates_are_dropped_and_counted(caplog):
+    with caplog.at_level("WARNING", logger="atoll.crypto.psi"):
+        out = run_psi(ONE_HOST, {9999: ["a", "a", "b", 1, "1"], 10000: ["a", "b", "b"]})
+    assert "PSI at guest 9999: 2 duplicate ids dropped" in caplog.text
     assert out[9999].ids == ["a", "b"] and out[9999].duplicates == 2
     assert out[10000].duplicates == 1 and out[10000].input_size == 2
 
