@@ -400,7 +400,6 @@ def _flat_map_rows(func: Callable[..., Any], rows: Iterable[tuple[Any, Any]]) ->
 
 def _shuffle_map(task: Task) -> list[int]:
     """Apply the mapper to one source partition and scatter its rows by new key."""
-    k: Any = None
     mode = task.params["mode"]
     writer = _writer(task)
     if mode == "identity":
@@ -427,36 +426,28 @@ def _shuffle_map(task: Task) -> list[int]:
     if mode == "map_reduce":
         reducer = _resolve(task.func2)
         combined: dict[Any, Any] = {}
-        while True:
-            try:
-                chunk = list(itertools.islice(iterator, _storage.BLOCK_ROWS))
-            except Exception as exc:
-                raise _UserFailure(exc, rows.last) from exc
-            if not chunk:
-                break
-            keys, values = _columns(chunk, lambda _: rows.last)
+        for keys, values in _produced_blocks(iterator, rows):
             _hash_check(keys, task)
-            k = None
-            try:
-                for k, v in zip(keys, values, strict=True):
-                    if k in combined:
-                        combined[k] = reducer(combined[k], v)
-                    else:
-                        combined[k] = v
-            except Exception as exc:
-                raise _UserFailure(exc, k) from exc
+            _merge_block(combined, keys, values, reducer)
         _split_write(writer, list(combined), list(combined.values()), task)
         return writer.close()
+    for keys, values in _produced_blocks(iterator, rows):
+        _split_write(writer, keys, values, task)
+    return writer.close()
+
+
+def _produced_blocks(
+    iterator: Iterator[Any], rows: _Tracked
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """A user function's output rows in blocks; its failures name the last input key."""
     while True:
         try:
             chunk = list(itertools.islice(iterator, _storage.BLOCK_ROWS))
         except Exception as exc:
             raise _UserFailure(exc, rows.last) from exc
         if not chunk:
-            break
-        keys, values = _columns(chunk, lambda _: rows.last)
-        _split_write(writer, keys, values, task)
-    return writer.close()
+            return
+        yield _columns(chunk, lambda _: rows.last)
 
 
 def _hash_check(keys: list[Any], task: Task) -> None:
