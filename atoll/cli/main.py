@@ -17,6 +17,7 @@ Handler = Callable[[argparse.Namespace], int]
 # name -> (module that defines ``add_parser(subparsers)``)
 COMMANDS: dict[str, str] = {
     "demo": "atoll.cli.demo",
+    "run": "atoll.cli.run",
     "cert": "atoll.cli.cert",
     "site": "atoll.cli.site",
 }

@@ -21,6 +21,7 @@ import multiprocessing as mp
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -38,7 +39,7 @@ from atoll.federation.grpc_gateway import Gateway
 from atoll.federation.throwaway import make_throwaway_federation
 from atoll.federation.transcript import Transcript
 
-__all__ = ["PartyFailed", "PartyOutcome", "run_local_job"]
+__all__ = ["PartyFailed", "PartyOutcome", "emit_event", "run_local_job"]
 
 log = logging.getLogger("atoll.launch")
 
@@ -76,13 +77,16 @@ def run_local_job(
     insecure: bool = False,
     log_level: int = logging.INFO,
     transcript: bool = False,
+    on_event: Callable[[Party, Any], None] | None = None,
 ) -> dict[Party, PartyOutcome]:
     """Run ``target(ctx, params[party])`` on every party, each in its own process.
 
     ``workers`` is the number of computing worker processes per site (1 runs
     inline). With ``transcript=True`` each outcome lists what that party sent
-    and received (name, tag, payload summary, bytes). Returns each party's outcome; raises :class:`PartyFailed` for the
-    first party that failed (the others are stopped).
+    and received (name, tag, payload summary, bytes). A party function may call
+    :func:`emit_event` (progress, say); ``on_event(party, event)`` receives each
+    event in the launcher as it happens. Returns each party's outcome; raises
+    :class:`PartyFailed` for the first party that failed (the others are stopped).
     """
     _resolve(target)  # fail here, with the path in the message, not in every child
     ids = [p.party_id for p in parties]
@@ -128,7 +132,7 @@ def run_local_job(
             mine.send_bytes(codec.encode(params[party]))
             procs[party] = (proc, mine)
         try:
-            return _collect(procs, timeout)
+            return _collect(procs, timeout, on_event)
         finally:
             for _proc, conn in procs.values():
                 with contextlib.suppress(OSError):
@@ -142,7 +146,9 @@ def run_local_job(
 
 
 def _collect(
-    procs: Mapping[Party, tuple[Any, Connection]], timeout: float
+    procs: Mapping[Party, tuple[Any, Connection]],
+    timeout: float,
+    on_event: Callable[[Party, Any], None] | None,
 ) -> dict[Party, PartyOutcome]:
     deadline = time.monotonic() + timeout + 30
     pending = dict(procs)
@@ -160,6 +166,10 @@ def _collect(
                     raise PartyFailed(
                         party, "ProtocolError", "malformed reply from party process", ""
                     )
+                if "event" in reply:
+                    if on_event is not None:
+                        on_event(party, reply["event"])
+                    continue
                 if "error" in reply:
                     kind, text, trace = reply["error"]
                     raise PartyFailed(party, kind, text, trace)
@@ -174,6 +184,21 @@ def _collect(
                 next(iter(pending)), "Timeout", f"no result after {timeout:.0f} s", ""
             )
     return out
+
+
+_emit_lock = threading.Lock()
+_emit_conn: Connection | None = None
+
+
+def emit_event(event: Any) -> None:
+    """Send ``event`` (codec-encodable) to the launcher's ``on_event``; a no-op
+    outside a party process started by :func:`run_local_job`."""
+    conn = _emit_conn
+    if conn is None:
+        return
+    data = codec.encode({"event": event})
+    with _emit_lock, contextlib.suppress(OSError):
+        conn.send_bytes(data)
 
 
 def _resolve(target: str) -> Callable[..., Any]:
@@ -202,6 +227,8 @@ def _party_main(
     )
     party = Party(role, party_id)
     start = time.perf_counter()
+    global _emit_conn
+    _emit_conn = conn
     try:
         params = codec.decode(conn.recv_bytes())
         fn = _resolve(target)
@@ -226,7 +253,9 @@ def _party_main(
                 "seconds": time.perf_counter() - start,
                 "transcript": [] if record is None else [r.to_dict() for r in record],
             }
-            conn.send_bytes(codec.encode(reply))
+            reply_bytes = codec.encode(reply)
+            with _emit_lock:
+                conn.send_bytes(reply_bytes)
             _wait_for_stop(conn)
     except BaseException as exc:  # report every failure to the launcher, then exit non-zero
         with contextlib.suppress(OSError):
