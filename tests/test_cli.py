@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,26 +41,33 @@ def test_console_script_runs():
 
 
 @pytest.mark.multiprocess
-def test_demo_runs_end_to_end_and_checks_itself():
-    """The README's main job, small: two site processes, mTLS gateways, PSI, Paillier."""
+def test_demo_runs_end_to_end_and_reports_json(tmp_path):
+    """The README's main job, small: three site processes, mTLS gateways, PSI, LR, evaluation."""
     out = subprocess.run(
         [
             sys.executable,
             "-m",
             "atoll.cli.main",
             "demo",
-            "--rows",
-            "400",
+            "--dir",
+            str(tmp_path),
             "--key-bits",
             "1024",
-            "--quiet",
+            "--epochs",
+            "8",
+            "--json",
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "matches numpy.corrcoef" in out.stdout
-    assert "shared customers" in out.stdout
-    # the transcript shows only points, ciphertexts and public keys crossing
-    assert "psi_ecdh_guest_points" in out.stdout and "pearson_encrypted_columns" in out.stdout
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("auc", "ks", "sklearn_auc", "intersection_size", "seconds"):
+        assert key in report
+    assert 380 < report["intersection_size"] < 427  # a few rows are on one side only
+    assert report["auc"] > 0.95 and report["sklearn_auc"] > 0.95
+    assert Path(report["report"]).read_text().count("<svg") >= 4
+    assert (tmp_path / "data" / "job.yaml").exists()
+    # the human-readable report went to stderr, the JSON alone to stdout
+    assert "held-out test" in out.stderr

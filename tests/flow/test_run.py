@@ -1,0 +1,86 @@
+"""``atoll run``: a whole job across three local site processes, its outputs, and its failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atoll.cli.demo import demo_job, write_demo_data
+from atoll.federation.launch import PartyFailed
+from atoll.flow.local import run_job
+from atoll.flow.spec import load_job
+
+pytestmark = pytest.mark.multiprocess
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    world = write_demo_data(root / "data", seed=7)
+    job = demo_job(world["files"], key_bits=1024, epochs=4, seed=7, workers=1)
+    path = root / "data" / "job.yaml"
+    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    return root, path, world
+
+
+def test_job_runs_and_leaves_models_predictions_metrics_and_report(demo):
+    root, path, world = demo
+    events = []
+    result = run_job(
+        load_job(path), root / "out", transcript=True, on_event=lambda p, e: events.append((p, e))
+    )
+    guest = root / "out" / "guest-9999"
+    # every party's outputs where they belong; only the guest has scores
+    assert (guest / "lr" / "output_model.json").exists()
+    assert (root / "out" / "host-10000" / "lr" / "output_model.json").exists()
+    assert not (root / "out" / "host-10000" / "lr" / "test_output_data.csv").exists()
+    lines = (guest / "lr" / "test_output_data.csv").read_text().splitlines()
+    assert lines[0] == "id,label,predict_score,predict_result,type"
+    assert len(lines) - 1 == len(world["test_rows"])
+    assert (guest / "evaluate" / "report.html").read_text().count("<svg") >= 4
+    status = json.loads((root / "out" / "job.json").read_text())
+    assert status["status"] == "success"
+    # the host's model holds only its own 20 weights; the arbiter has no model at all
+    host_model = json.loads((root / "out" / "host-10000" / "lr" / "output_model.json").read_text())
+    assert len(host_model["data"]["weights"]) == 20 and host_model["role"] == "host"
+    assert not (root / "out" / "arbiter-10001" / "lr" / "output_model.json").exists()
+    # progress reached the launcher: 4 epochs of loss from the guest's LR
+    epochs = [e for p, e in events if p.role == "guest" and e.get("task") == "lr" and "step" in e]
+    assert [e["step"] for e in epochs] == [1, 2, 3, 4]
+    evaluation = result.task("guest", "evaluate")["metrics"]["records"]["evaluation"]
+    assert evaluation["test"]["auc"] > 0.9
+    assert json.loads((root / "out" / "host-10000" / "transcript.json").read_text())
+
+
+def test_a_failing_party_fails_the_job_and_names_the_file(demo, tmp_path):
+    root, path, _ = demo
+    job = yaml.safe_load(path.read_text())
+    job["tasks"]["read_train"]["role_parameters"]["host"]["path"] = "missing.csv"
+    bad = root / "data" / "bad.yaml"
+    bad.write_text(yaml.safe_dump(job))
+    with pytest.raises(PartyFailed) as err:
+        run_job(load_job(bad), tmp_path / "out")
+    assert err.value.party.role == "host"
+    assert "missing.csv" in err.value.text
+    assert json.loads((tmp_path / "out" / "job.json").read_text())["status"] == "failed"
+
+
+def test_cli_run_exit_codes(demo, tmp_path):
+    root, path, _ = demo
+    job = yaml.safe_load(path.read_text())
+    job["tasks"]["lr"]["parameters"]["epochs"] = 0
+    bad = Path(root / "data" / "bad_param.yaml")
+    bad.write_text(yaml.safe_dump(job))
+    out = subprocess.run(
+        [sys.executable, "-m", "atoll.cli.main", "run", str(bad), "--job-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "task 'lr'" in out.stderr and "epochs" in out.stderr
