@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +16,7 @@ from hypothesis import strategies as st
 
 from atoll.ml.data import Frame
 from atoll.ml.reader import ReaderError, ReaderParams, read_frame
-
-
-def _fate_dir() -> Path | None:
-    env = os.environ.get("ATOLL_SHARED_DATA")  # shared/data (or its fate/ folder itself)
-    candidates = [Path(env) / "fate", Path(env)] if env else []
-    # tests/ml/test_reader.py -> the repository root is parents[2]; shared/ sits beside it
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fate")
-    for c in candidates:
-        if (c / "breast_hetero_guest.csv").is_file():
-            return c
-    return None
-
-
-FATE = _fate_dir()
-needs_fate = pytest.mark.skipif(
-    FATE is None,
-    reason="FATE example data not found (no ../shared/data/fate beside the repository and "
-    "ATOLL_SHARED_DATA unset)",
-)
+from tests.shared_data import FATE, needs_fate
 
 
 def _write(tmp_path: Path, text: str, name: str = "data.csv", encoding: str = "utf-8") -> Path:
