@@ -229,6 +229,7 @@ def _party_main(
     start = time.perf_counter()
     global _emit_conn
     _emit_conn = conn
+    _exit_with_launcher()
     try:
         params = codec.decode(conn.recv_bytes())
         fn = _resolve(target)
@@ -263,6 +264,20 @@ def _party_main(
                 codec.encode({"error": [type(exc).__name__, str(exc), traceback.format_exc()]})
             )
         os._exit(1)
+
+
+def _exit_with_launcher(interval: float = 1.0) -> None:
+    """Exit this party process if the launcher dies (killed, crashed), so that no party is
+    left behind waiting on a peer that will never answer."""
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != launcher:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="atoll-launcher-watch", daemon=True).start()
 
 
 def _wait_for_stop(conn: Connection) -> None:
