@@ -10,10 +10,10 @@ from typing import Any
 
 from atoll.codec import message
 from atoll.crypto.psi._errors import PeerDataError, PSIConfigError
-from atoll.crypto.psi._ids import IdSet, ordered
+from atoll.crypto.psi._ids import IdSet, canonical, ordered, sort_key
 from atoll.federation import Context, declare
 
-__all__ = ["Hello", "Mode", "PSIResult"]
+__all__ = ["Hello", "Mode", "PSIResult", "PSITableResult"]
 
 
 class Mode(enum.StrEnum):
@@ -65,6 +65,55 @@ class PSIResult:
     count: int
     input_size: int
     duplicates: int
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "mode": self.mode,
+            "input_size": self.input_size,
+            "duplicates": self.duplicates,
+            "intersection_size": self.count,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PSITableResult:
+    """One party's outcome of a Table run (:func:`atoll.crypto.psi.run_table`).
+
+    ``table`` holds this party's rows (``id -> value``, as in the input Table)
+    whose ids are in the intersection; ``None`` for a party that learns only
+    the count. Nothing here holds the ids in memory; :meth:`ordered_ids`
+    collects them, in the order :attr:`PSIResult.ids` has on every party.
+    """
+
+    protocol: str
+    mode: str
+    role: str
+    table: Any
+    count: int
+    input_size: int
+    duplicates: int
+
+    def ordered_ids(self) -> list[Any]:
+        """The shared ids, sorted as :attr:`PSIResult.ids` is (the same order on every
+        party). Holds every shared id (not point) in this process."""
+        if self.table is None:
+            return []
+        ids = [key for key, _ in self.table.collect()]
+        ids.sort(key=lambda k: sort_key(canonical(k)))
+        return ids
+
+    def to_result(self) -> PSIResult:
+        """The list-API result: :meth:`ordered_ids` as ``ids``."""
+        return PSIResult(
+            self.protocol,
+            self.mode,
+            self.role,
+            self.ordered_ids(),
+            self.count,
+            self.input_size,
+            self.duplicates,
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
