@@ -21,11 +21,15 @@ __all__ = ["PSIParams", "run"]
 class PSIParams(Params):
     """``protocol``: ``ecdh`` (ristretto255, default) or ``rsa`` (FATE 1.x's blind
     signatures); ``rsa_key_bits`` for ``rsa``; ``min_intersection``: fail the job when
-    fewer ids are shared (a guard against aligning on the wrong id column)."""
+    fewer ids are shared (a guard against aligning on the wrong id column);
+    ``partitioned`` (ECDH only): run on Tables partition by partition in the site's
+    workers, so no process holds more than a partition of points (for millions of
+    ids; every party must set the same value)."""
 
     protocol: Literal["ecdh", "rsa"] = "ecdh"
     rsa_key_bits: int = 2048
     min_intersection: int = 1
+    partitioned: bool = False
 
 
 @component(
@@ -40,26 +44,57 @@ def run(ctx: TaskContext, params: PSIParams, inputs: dict[str, Any]) -> dict[str
     """Private set intersection of the parties' ids; outputs the aligned rows."""
     frame: Frame = inputs["data"]
     start = time.perf_counter()
-    options: dict[str, Any] = {}
-    if params.protocol == "ecdh":
-        options["computing"] = ctx.computing
-    elif ctx.role == "host":
-        options["key_bits"] = params.rsa_key_bits
-    result = psi.run(ctx.fed, frame.ids, protocol=params.protocol, mode="full", **options)
+    if params.partitioned:
+        ids, summary = _partitioned(ctx, frame, params)
+    else:
+        options: dict[str, Any] = {}
+        if params.protocol == "ecdh":
+            options["computing"] = ctx.computing
+        elif ctx.role == "host":
+            options["key_bits"] = params.rsa_key_bits
+        result = psi.run(ctx.fed, frame.ids, protocol=params.protocol, mode="full", **options)
+        ids, summary = result.ids, result.summary()
     seconds = time.perf_counter() - start
-    if result.count < params.min_intersection:
+    count = summary["intersection_size"]
+    if count < params.min_intersection:
         raise ValueError(
-            f"psi: the parties share {result.count} ids of {frame.name}'s {frame.n_rows} "
+            f"psi: the parties share {count} ids of {frame.name}'s {frame.n_rows} "
             f"(min_intersection={params.min_intersection}); do both sides use the same id column?"
         )
-    aligned = frame.reorder(result.ids, name=f"{frame.name} ∩ psi")
-    summary = {**result.summary(), "seconds": seconds}
+    aligned = frame.reorder(ids, name=f"{frame.name} ∩ psi")
+    summary = {**summary, "seconds": seconds}
     ctx.metrics.record("summary", summary)
     ctx.log.info(
         "psi: %d of %d ids shared (%s, %.2f s)",
-        result.count,
-        result.input_size,
-        result.protocol,
+        count,
+        summary["input_size"],
+        summary["protocol"],
         seconds,
     )
     return {"data": aligned}
+
+
+def _partitioned(
+    ctx: TaskContext, frame: Frame, params: PSIParams
+) -> tuple[list[Any], dict[str, Any]]:
+    """ECDH-PSI over a Table of this party's ids, partition by partition in the workers."""
+    if params.protocol != "ecdh":
+        raise ValueError("psi: partitioned=true needs protocol 'ecdh'")
+    session = ctx.computing
+    if session is None:
+        raise ValueError("psi: partitioned=true needs the site's computing session")
+    parts = max(session.default_partitions, frame.n_rows // 50_000)
+    table = session.parallelize(((i, None) for i in frame.ids), partitions=parts)
+    try:
+        res = psi.run_table(ctx.fed, table, protocol="ecdh", mode="full")
+        try:
+            ids = res.ordered_ids()
+            summary = res.summary()
+        finally:
+            if res.table is not None:
+                res.table.destroy()
+    finally:
+        table.destroy()
+    # a Table keeps one row per key: the frame's own duplicates never reach the protocol
+    summary["duplicates"] = summary.get("duplicates", 0) + frame.n_rows - len(set(frame.ids))
+    return ids, summary
