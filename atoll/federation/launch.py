@@ -13,6 +13,7 @@ text) comes back through the codec, never pickle.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import importlib
@@ -258,12 +259,26 @@ def _party_main(
             with _emit_lock:
                 conn.send_bytes(reply_bytes)
             _wait_for_stop(conn)
+        _run_exit_handlers()
     except BaseException as exc:  # report every failure to the launcher, then exit non-zero
         with contextlib.suppress(OSError):
             conn.send_bytes(
                 codec.encode({"error": [type(exc).__name__, str(exc), traceback.format_exc()]})
             )
+        _run_exit_handlers()
         os._exit(1)
+
+
+def _run_exit_handlers() -> None:
+    """Run the ``atexit`` handlers now, as a program's exit would.
+
+    A multiprocessing child never runs them: when its target returns it joins its own
+    non-daemon children and leaves with ``os._exit``. A party that started a process
+    pool (the HE layer's, say) would wait forever for workers that only its ``atexit``
+    handler stops, and be killed by the launcher with its workers orphaned.
+    """
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
 
 
 def _exit_with_launcher(interval: float = 1.0) -> None:

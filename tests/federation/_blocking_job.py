@@ -22,3 +22,17 @@ if __name__ == "__main__":
     run_local_job(
         "_blocking_job:party", parties, {p: {"dir": sys.argv[1]} for p in parties}, timeout=600
     )
+
+
+def pool_party(ctx: Context, params: dict[str, Any]) -> int:
+    """Starts a process pool that only an ``atexit`` handler stops (as the HE layer's does)."""
+    import atexit
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    atexit.register(pool.shutdown)
+    assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    pids = [p.pid for p in pool._processes.values()]
+    Path(params["dir"], f"{ctx.role}.workers").write_text(" ".join(map(str, pids)))
+    return len(pids)

@@ -44,3 +44,22 @@ def test_parties_exit_when_the_launcher_is_killed(tmp_path):
     finally:
         if launcher.poll() is None:
             launcher.kill()
+
+
+def test_a_party_with_a_process_pool_exits_cleanly(tmp_path, monkeypatch):
+    """A party's atexit handlers run when it finishes, so its pool's workers stop with it
+    (they used to keep the party waiting until the launcher killed it, orphaning them)."""
+    from atoll.federation import JobParties
+    from atoll.federation.launch import run_local_job
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    parties = JobParties.of(guest=9999, hosts=[10000])
+    out = run_local_job(
+        "_blocking_job:pool_party", parties, {p: {"dir": str(tmp_path)} for p in parties}
+    )
+    assert [o.result for o in out.values()] == [2, 2]
+    workers = [int(w) for f in tmp_path.glob("*.workers") for w in f.read_text().split()]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), "a pool worker outlived its party"

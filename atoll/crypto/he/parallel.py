@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -46,9 +48,27 @@ def get_executor(workers: int) -> Executor:
     """The shared process pool with ``workers`` processes (created on first use)."""
     ex = _EXECUTORS.get(workers)
     if ex is None:
-        ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         _EXECUTORS[workers] = ex
     return ex
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In each worker: exit when the process that started the pool is gone (killed), so no
+    worker is left blocked on its task queue forever."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="atoll-he-parent-watch", daemon=True).start()
 
 
 def shutdown() -> None:
