@@ -28,12 +28,19 @@ def demo(tmp_path_factory):
     return root, path, world
 
 
-def test_job_runs_and_leaves_models_predictions_metrics_and_report(demo):
-    root, path, world = demo
+@pytest.fixture(scope="module")
+def trained(demo):
+    root, path, _ = demo
     events = []
     result = run_job(
         load_job(path), root / "out", transcript=True, on_event=lambda p, e: events.append((p, e))
     )
+    return result, events
+
+
+def test_job_runs_and_leaves_models_predictions_metrics_and_report(demo, trained):
+    root, _path, world = demo
+    result, events = trained
     guest = root / "out" / "guest-9999"
     # every party's outputs where they belong; only the guest has scores
     assert (guest / "lr" / "output_model.json").exists()
@@ -84,3 +91,57 @@ def test_cli_run_exit_codes(demo, tmp_path):
     )
     assert out.returncode == 2
     assert "task 'lr'" in out.stderr and "epochs" in out.stderr
+
+
+def test_a_later_job_predicts_with_the_saved_models(demo, trained, tmp_path):
+    """FATE's predict stage: the saved scaler and LR models applied to rows in a new job
+    (guest and host only: prediction needs no arbiter)."""
+    root, path, _ = demo
+    out = root / "out"
+    job = yaml.safe_load(path.read_text())
+    tasks = {k: job["tasks"][k] for k in ("read_test", "psi_test")}
+    for name, task in (("scale_model", "scale"), ("lr_model", "lr")):
+        tasks[name] = {
+            "component": "model_reader",
+            "role_parameters": {
+                "guest": {"path": str(out / "guest-9999" / task / "output_model.json")},
+                "host": {"path": str(out / "host-10000" / task / "output_model.json")},
+            },
+        }
+    tasks["scale"] = {
+        "component": "feature_scale",
+        "inputs": {"test_data": "psi_test.data", "input_model": "scale_model.model"},
+    }
+    tasks["predict"] = {
+        "component": "coordinated_lr",
+        "inputs": {"test_data": "scale.test_data", "input_model": "lr_model.model"},
+    }
+    predict = {"name": "predict", "parties": {"guest": 9999, "host": [10000]}, "tasks": tasks}
+    pfile = root / "data" / "predict.yaml"
+    pfile.write_text(yaml.safe_dump(predict, sort_keys=False))
+    run_job(load_job(pfile), tmp_path / "predict")
+    before = (out / "guest-9999" / "lr" / "test_output_data.csv").read_text()
+    after = (tmp_path / "predict" / "guest-9999" / "predict" / "test_output_data.csv").read_text()
+    assert after == before
+
+
+def test_a_model_of_another_role_is_refused(demo, trained, tmp_path):
+    root, _path, _ = demo
+    out = root / "out"
+    job = {
+        "name": "wrong-model",
+        "parties": {"guest": 9999, "host": [10000]},
+        "tasks": {
+            "m": {
+                "component": "model_reader",
+                "role_parameters": {
+                    "guest": {"path": str(out / "host-10000" / "lr" / "output_model.json")},
+                    "host": {"path": str(out / "host-10000" / "lr" / "output_model.json")},
+                },
+            }
+        },
+    }
+    pfile = tmp_path / "wrong.yaml"
+    pfile.write_text(yaml.safe_dump(job))
+    with pytest.raises(PartyFailed, match="is the host's model, this party is the guest"):
+        run_job(load_job(pfile), tmp_path / "out")
