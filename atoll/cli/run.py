@@ -146,7 +146,7 @@ def _load(args: argparse.Namespace) -> JobSpec:
     with contextlib.suppress(OSError, yaml.YAMLError):  # load_job names the file's problem
         raw = yaml.safe_load(Path(args.job).read_text())
     if args.conf or (isinstance(raw, dict) and ("components" in raw or "dag" in raw)):
-        from atoll.flow.fate_import import load_fate_job
+        from atoll.flow.fate import load_fate_job
 
         converted = load_fate_job(args.job, args.conf, tables or None)
         print(f"Converted the FATE job {args.job} to Atoll's job format.")

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from atoll.federation import Party
-from atoll.flow.fate_import import FateImportError, import_fate_job, load_fate_job
+from atoll.flow.fate import FateImportError, import_fate_job, load_fate_job
 from atoll.flow.spec import parse_job, plan_job
 
 TABLES = {
