@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -145,3 +146,26 @@ def test_a_model_of_another_role_is_refused(demo, trained, tmp_path):
     pfile.write_text(yaml.safe_dump(job))
     with pytest.raises(PartyFailed, match="is the host's model, this party is the guest"):
         run_job(load_job(pfile), tmp_path / "out")
+
+
+def test_hetero_pearson_job_matches_numpy(demo, tmp_path):
+    """FATE's HeteroPearson as a job: only the guest gets the correlations, equal to numpy's."""
+    root, path, world = demo
+    job = yaml.safe_load(path.read_text())
+    tasks = {k: job["tasks"][k] for k in ("read_train", "psi_train")}
+    tasks["pearson"] = {
+        "component": "HeteroPearson",
+        "inputs": {"data": "psi_train.data"},
+        "parameters": {"key_bits": 1024},
+        "role_parameters": {"host": {"share_names": True}},
+    }
+    pfile = root / "data" / "pearson.yaml"
+    pfile.write_text(yaml.safe_dump({"name": "pearson", "parties": job["parties"], "tasks": tasks}))
+    result = run_job(load_job(pfile), tmp_path / "out")
+    corr = result.task("guest", "pearson")["metrics"]["records"]["correlation"]["10000"]
+    assert corr["host_columns"] == [f"x{j}" for j in range(20)]
+    rows = world["train_rows"]
+    pooled = np.column_stack([world["y"][rows], world["x"][rows]])
+    expected = np.corrcoef(pooled, rowvar=False)[:11, 11:]
+    np.testing.assert_allclose(np.array(corr["corr"]), expected, atol=1e-6)
+    assert "correlation" not in result.task("host", "pearson")["metrics"]["records"]

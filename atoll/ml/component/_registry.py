@@ -45,6 +45,7 @@ BUILTIN_MODULES = (
     "atoll.ml.coordinated_lr.component",
     "atoll.ml.sshe_lr.component",
     "atoll.ml.evaluation.component",
+    "atoll.ml.hetero_pearson.component",
     "atoll.ml.model_io.component",
     "atoll.ml.toy_example.component",
 )
