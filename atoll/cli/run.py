@@ -15,8 +15,9 @@ import yaml
 
 from atoll.federation import Party
 from atoll.federation.launch import PartyFailed
-from atoll.flow.local import JobResult, run_job
+from atoll.flow.local import JobResult, default_job_dir, run_job
 from atoll.flow.spec import JobSpec, JobSpecError, load_job, parse_job
+from atoll.flow.store import JobStore
 
 __all__ = ["ProgressPrinter", "add_parser", "print_failure", "summarize"]
 
@@ -101,10 +102,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"atoll run: {exc}", file=sys.stderr)
         return 2
     print(f"Running {spec.name!r}: {len(spec.tasks)} tasks, parties {_parties(spec)}")
+    job_dir = Path(args.job_dir) if args.job_dir else default_job_dir(spec)
+    job_dir.parent.mkdir(parents=True, exist_ok=True)
+    store = JobStore(f"sqlite:///{job_dir.parent.resolve() / 'jobs.db'}")
     try:
         result = run_job(
             spec,
-            args.job_dir,
+            job_dir,
+            store=store,
             workers=args.workers,
             transcript=args.transcript,
             on_event=ProgressPrinter(),
@@ -113,6 +118,8 @@ def main(args: argparse.Namespace) -> int:
     except PartyFailed as exc:
         print_failure(exc)
         return 1
+    finally:
+        store.close()
     summary = summarize(result)
     print(f"\nDone in {result.seconds:.1f} s. Outputs: {result.job_dir}")
     for name, t in summary["tasks"].items():

@@ -169,3 +169,40 @@ def test_hetero_pearson_job_matches_numpy(demo, tmp_path):
     expected = np.corrcoef(pooled, rowvar=False)[:11, 11:]
     np.testing.assert_allclose(np.array(corr["corr"]), expected, atol=1e-6)
     assert "correlation" not in result.task("host", "pearson")["metrics"]["records"]
+
+
+def test_the_job_store_records_states_metrics_and_models(demo, tmp_path):
+    """atoll run's job database: the job, every party's tasks, their metrics and models;
+    a failed job says which party failed and cancels what did not finish."""
+    from atoll.flow.store import JobStore
+
+    root, path, _ = demo
+    job = yaml.safe_load(path.read_text())
+    job["tasks"] = {k: job["tasks"][k] for k in ("read_train", "psi_train", "scale")}
+    job["tasks"]["scale"]["inputs"] = {"train_data": "psi_train.data"}
+    small = root / "data" / "small.yaml"
+    small.write_text(yaml.safe_dump(job, sort_keys=False))
+    with JobStore(f"sqlite:///{tmp_path / 'jobs.db'}") as store:
+        run_job(load_job(small), tmp_path / "ok", store=store)
+        (ok,) = store.list_jobs()
+        assert ok.state == "success"
+        tasks = store.tasks_of(ok.job_id)
+        assert {(t.task, t.role) for t in tasks} == {
+            (task, role) for task in job["tasks"] for role in ("guest", "host")
+        }
+        assert all(t.state == "success" for t in tasks)
+        psi = store.metrics(ok.job_id, task="psi_train", role="guest", name="summary")
+        assert psi[0]["data"]["intersection_size"] > 380
+        models = store.list_models(ok.job_id)
+        assert {(m.task, m.role) for m in models} == {("scale", "guest"), ("scale", "host")}
+
+        job["tasks"]["psi_train"]["parameters"] = {"min_intersection": 10_000}
+        small.write_text(yaml.safe_dump(job, sort_keys=False))
+        with pytest.raises(PartyFailed):
+            run_job(load_job(small), tmp_path / "bad", store=store)
+        bad = next(j for j in store.list_jobs() if j.job_id != ok.job_id)
+        assert bad.state == "failed" and "min_intersection" in (bad.error or {}).get("message", "")
+        states = {(t.task, t.role): t.state for t in store.tasks_of(bad.job_id)}
+        assert states[("read_train", "guest")] == "success"
+        assert "failed" in states.values()
+        assert states[("scale", "guest")] == "canceled"
