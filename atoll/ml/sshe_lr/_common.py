@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -539,3 +540,23 @@ def warm_weights(
             f"the data has {count - (1 if role == 'guest' and params.fit_intercept else 0)} features"
         )
     return np.asarray(w, dtype=np.float64)
+
+
+def update_both(
+    shares: tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None],
+    g_own: np.ndarray,
+    g_peer: np.ndarray,
+    *,
+    params: SSHELRParams,
+    lr: float,
+    rows: int,
+    penalised: tuple[np.ndarray, np.ndarray],
+    party: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """:func:`update_shares` on this party's shares of both weight vectors (its own
+    weights and the peer's): ``(w_own, v_own, w_peer, v_peer)`` after one step."""
+    w_own, v_own, w_peer, v_peer = shares
+    step = functools.partial(update_shares, params=params, lr=lr, rows=rows, party=party)
+    w_own, v_own = step(w_own, v_own, g_own, penalised=penalised[0])
+    w_peer, v_peer = step(w_peer, v_peer, g_peer, penalised=penalised[1])
+    return w_own, v_own, w_peer, v_peer

@@ -93,7 +93,7 @@ from atoll.ml.sshe_lr._common import (
     lr_at,
     one_host,
     share_init,
-    update_shares,
+    update_both,
     warm_weights,
 )
 
@@ -178,24 +178,14 @@ def guest(
             )
             if with_loss:
                 loss_sum += _batch_loss(bpeer, out, yv[idx], params.workers)
-            w_own, v_own = update_shares(
-                w_own,
-                v_own,
+            w_own, v_own, w_peer, v_peer = update_both(
+                (w_own, v_own, w_peer, v_peer),
                 out.g_own,
-                params=params,
-                lr=lr,
-                rows=len(idx),
-                penalised=pen_own,
-                party=0,
-            )
-            w_peer, v_peer = update_shares(
-                w_peer,
-                v_peer,
                 out.g_peer,
                 params=params,
                 lr=lr,
                 rows=len(idx),
-                penalised=pen_peer,
+                penalised=(pen_own, pen_peer),
                 party=0,
             )
         epochs_run = epoch + 1

@@ -87,7 +87,7 @@ from atoll.ml.sshe_lr._common import (
     lr_at,
     one_host,
     share_init,
-    update_shares,
+    update_both,
     warm_weights,
 )
 
@@ -157,24 +157,14 @@ def host(
                 masked = enc.decrypt_integers(sk)[0] % RING
                 zh = out.t
                 bpeer.put(HOST_LOSS_SHARE, [(masked + int(np.sum(zh * zh))) % RING])
-            w_own, v_own = update_shares(
-                w_own,
-                v_own,
+            w_own, v_own, w_peer, v_peer = update_both(
+                (w_own, v_own, w_peer, v_peer),
                 out.g_own,
-                params=params,
-                lr=lr,
-                rows=len(idx),
-                penalised=pen_own,
-                party=1,
-            )
-            w_peer, v_peer = update_shares(
-                w_peer,
-                v_peer,
                 out.g_peer,
                 params=params,
                 lr=lr,
                 rows=len(idx),
-                penalised=pen_peer,
+                penalised=(pen_own, pen_peer),
                 party=1,
             )
         epochs_run = epoch + 1
