@@ -13,6 +13,7 @@
         ├── PeerGoneError                the peer is known to be gone: its gateway refused the
         │                                connection or the connection dropped mid-message
         ├── GetTimeoutError              nothing arrived before the job's timeout (also a TimeoutError)
+        ├── RemoteError                  a partner's control handler answered with an error
         └── StreamInterrupted            (internal) a message broke off while being read; the
                                          context waits for the sender's retry, then PeerGoneError
 
@@ -30,6 +31,7 @@ __all__ = [
     "PayloadError",
     "PeerGoneError",
     "RefusedError",
+    "RemoteError",
     "StreamInterrupted",
     "TransportError",
     "UsageError",
@@ -82,3 +84,17 @@ class StreamInterrupted(TransportError):
     Raised inside the transport; :class:`Context` catches it, discards what it
     read and waits for the retry, so components never see it.
     """
+
+
+class RemoteError(TransportError):
+    """A partner site's control handler answered a control message with an error.
+
+    ``code`` is the partner's error code (``"forbidden"``, ``"not_found"``, ...) and
+    ``text`` its message; the exception's message names the partner too."""
+
+    def __init__(self, party_id: int, kind: str, code: str, text: str) -> None:
+        super().__init__(f"party {party_id} answered {kind!r} with {code}: {text}")
+        self.party_id = party_id
+        self.kind = kind
+        self.code = code
+        self.text = text

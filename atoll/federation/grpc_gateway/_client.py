@@ -17,10 +17,13 @@ from atoll.federation._errors import PayloadError, PeerGoneError, RefusedError
 from atoll.federation._transport import ChunkSource, Envelope
 from atoll.federation.certs import server_name
 from atoll.federation.grpc_gateway._wire import (
+    CONTROL,
     DELIVER,
     GRPC_SLACK,
     PING,
     PUSH,
+    ControlReply,
+    ControlRequest,
     PingReply,
     PingRequest,
     PushAck,
@@ -192,6 +195,15 @@ class GatewayClient:
         if not isinstance(reply, PingReply):
             raise RefusedError(f"gateway of party {party_id} sent a malformed ping reply")
         return reply, rtt
+
+    def control(self, party_id: int, kind: str, body: Any, *, timeout: float) -> ControlReply:
+        """Send a control message to a partner's site; grpc.RpcError if it cannot be delivered."""
+        call = self.channel(party_id).unary_unary(CONTROL)
+        raw = call(codec.encode(ControlRequest(self.party_id, kind, body)), timeout=timeout)
+        reply = codec.decode(raw)
+        if not isinstance(reply, ControlReply):
+            raise RefusedError(f"gateway of party {party_id} sent a malformed control reply")
+        return reply
 
 
 def _frames(

@@ -10,11 +10,18 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import grpc
 
 from atoll.federation._context import Context, JobOptions
-from atoll.federation._errors import ConfigError, PeerGoneError, UsageError
+from atoll.federation._errors import (
+    ConfigError,
+    PeerGoneError,
+    RefusedError,
+    RemoteError,
+    UsageError,
+)
 from atoll.federation._mailbox import Mailbox
 from atoll.federation._party import JobParties, Party
 from atoll.federation._tables import TableSession
@@ -28,7 +35,7 @@ from atoll.federation.grpc_gateway._client import (
     is_tls_failure,
 )
 from atoll.federation.grpc_gateway._local import LocalService, start_local_server
-from atoll.federation.grpc_gateway._server import GatewayService
+from atoll.federation.grpc_gateway._server import ControlHandler, GatewayService
 from atoll.federation.grpc_gateway._wire import GRPC_SLACK
 
 __all__ = ["Gateway", "GatewayTransport", "RouteCheck"]
@@ -120,6 +127,7 @@ class Gateway:
         self._server: grpc.Server | None = None
         self._service: GatewayService | None = None
         self._local_server: grpc.Server | None = None
+        self._control_handler: ControlHandler | None = None
         self.port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -134,6 +142,7 @@ class Gateway:
             max_chunk_size=cfg.max_chunk_size,
             mailbox=self.mailbox,
         )
+        service.control_handler = self._control_handler
         # grpc's own limit sits above ours, so an oversized chunk reaches our check and is logged.
         server = grpc.server(
             concurrent.futures.ThreadPoolExecutor(
@@ -194,6 +203,40 @@ class Gateway:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    # -- site-to-site control messages -------------------------------------------------
+    def serve_control(self, handler: ControlHandler | None) -> None:
+        """Answer partners' control messages with ``handler(party_id, kind, body)``.
+
+        The caller's party id is the one its certificate names. What the handler
+        returns is the reply (codec data); an exception becomes an error reply with
+        its ``code`` attribute (``"internal"`` without one) and its message."""
+        self._control_handler = handler
+        if self._service is not None:
+            self._service.control_handler = handler
+
+    def call(self, party_id: int, kind: str, body: Any = None, *, timeout: float = 10.0) -> Any:
+        """Send a control message to partner ``party_id``'s site and return its answer.
+
+        Raises :class:`PeerGoneError` when its gateway cannot be reached,
+        :class:`RefusedError` when the gateway refuses us, and :class:`RemoteError`
+        when its site answers with an error."""
+        try:
+            reply = self.client.control(party_id, kind, body, timeout=timeout)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                self.client.reset(party_id)
+                raise PeerGoneError(
+                    f"party {party_id}'s site did not take {kind!r}: {_explain(exc, timeout)}"
+                ) from None
+            raise RefusedError(
+                f"party {party_id}'s gateway refused {kind!r}: {_explain(exc, timeout)}",
+                reason=str(exc.details()),
+            ) from None
+        if not reply.ok:
+            raise RemoteError(party_id, kind, reply.code, reply.message)
+        return reply.body
 
     # -- components ----------------------------------------------------------------
     def context(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import grpc
@@ -13,9 +13,12 @@ from atoll.federation._mailbox import Busy, Mailbox
 from atoll.federation._transport import Envelope
 from atoll.federation.certs import party_id_from_common_name
 from atoll.federation.grpc_gateway._wire import (
+    CONTROL,
     DELIVER,
     PING,
     PUSH,
+    ControlReply,
+    ControlRequest,
     PingReply,
     PingRequest,
     PushAck,
@@ -23,6 +26,8 @@ from atoll.federation.grpc_gateway._wire import (
 )
 
 log = logging.getLogger("atoll.federation")
+
+ControlHandler = Callable[[int, str, Any], Any]
 
 
 class GatewayService:
@@ -41,6 +46,7 @@ class GatewayService:
         self.max_chunk_size = max_chunk_size
         self.mailbox = mailbox
         self.stopping = False
+        self.control_handler: ControlHandler | None = None
 
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(
@@ -49,6 +55,7 @@ class GatewayService:
                 "Push": grpc.stream_unary_rpc_method_handler(self.push),
                 "Ping": grpc.unary_unary_rpc_method_handler(self.ping),
                 "Deliver": grpc.unary_unary_rpc_method_handler(self.deliver),
+                "Control": grpc.unary_unary_rpc_method_handler(self.control),
             },
         )
 
@@ -111,6 +118,61 @@ class GatewayService:
                     PING,
                 )
         return codec.encode(PingReply(self.party_id, peer or 0))
+
+    def control(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        """A message between sites (not parties of a job): checked like a push, then
+        answered by this site's control handler; its errors travel back as a reply."""
+        peer = self._peer_party(context)
+        try:
+            req = codec.decode(request)
+        except codec.CodecError as exc:
+            self._refuse(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"malformed control message: {exc}",
+                CONTROL,
+            )
+        if not isinstance(req, ControlRequest):
+            self._refuse(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "malformed control message", CONTROL
+            )
+        if peer is not None and req.party_id != peer:
+            self._refuse(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"caller claims party {req.party_id} but its certificate names party {peer}",
+                CONTROL,
+            )
+        if req.party_id not in self.partners:
+            self._refuse(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"party {req.party_id} is not among the routes of party {self.party_id}",
+                CONTROL,
+            )
+        handler = self.control_handler
+        if handler is None or self.stopping:
+            self._refuse(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"party {self.party_id} runs no flow service (its gateway serves jobs' messages only)",
+                CONTROL,
+            )
+        try:
+            body = handler(req.party_id, req.kind, req.body)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            if not isinstance(code, str):
+                log.exception(
+                    "party %s: control message %r from %s failed",
+                    self.party_id,
+                    req.kind,
+                    req.party_id,
+                )
+                code = "internal"
+            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            return codec.encode(ControlReply(False, None, code, str(text)))
+        return codec.encode(ControlReply(True, body, "", ""))
 
     def _admit(self, first: bytes, context: grpc.ServicerContext, method: str) -> Envelope:
         """Decode and check a message header; refuse (and log) anything not for us."""

@@ -11,6 +11,10 @@ Two gRPC methods, with raw ``bytes`` on the wire (generic handlers, no protoc):
     reply: ``codec.encode(PushAck)``.
 ``/atoll.federation.Gateway/Ping`` (unary)
     ``codec.encode(PingRequest)`` -> ``codec.encode(PingReply)``.
+``/atoll.federation.Gateway/Control`` (unary)
+    ``codec.encode(ControlRequest)`` -> ``codec.encode(ControlReply)``: a message
+    between the sites themselves (a job proposal, a stop, a task's state), not
+    between the parties of a job; the receiving site's control handler answers.
 
 A refused push is answered with a gRPC status (PERMISSION_DENIED for a spoofed
 source or an unknown partner, NOT_FOUND for a party this gateway does not serve,
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from typing import Any
 
 from atoll.codec import message
 
@@ -29,6 +34,7 @@ SERVICE = "atoll.federation.Gateway"
 PUSH = f"/{SERVICE}/Push"
 PING = f"/{SERVICE}/Ping"
 DELIVER = f"/{SERVICE}/Deliver"
+CONTROL = f"/{SERVICE}/Control"
 _HEADER_LEN = struct.Struct(">I")
 
 # gRPC adds a little framing around a message; leave room for it.
@@ -53,6 +59,23 @@ class PingRequest:
 class PingReply:
     party_id: int  # the party this gateway serves
     peer_party_id: int  # the party the gateway saw in the caller's certificate (0: insecure)
+
+
+@message(type_id=206)
+@dataclasses.dataclass(frozen=True)
+class ControlRequest:
+    party_id: int  # the calling site (checked against its certificate)
+    kind: str  # what is asked: "propose", "stop", "task_state", ...
+    body: Any  # codec data
+
+
+@message(type_id=207)
+@dataclasses.dataclass(frozen=True)
+class ControlReply:
+    ok: bool
+    body: Any  # the handler's answer when ok
+    code: str  # the error code when not ok ("forbidden", "not_found", "internal", ...)
+    message: str  # the error message when not ok
 
 
 def pack_delivery(header: bytes, payload: bytes) -> bytes:
