@@ -34,7 +34,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from atoll.federation._errors import GetTimeoutError, PeerGoneError, StreamInterrupted
+from atoll.federation._errors import (
+    GetTimeoutError,
+    PeerGoneError,
+    StreamInterrupted,
+    TransportError,
+)
 from atoll.federation._party import Party
 from atoll.federation._transport import Envelope, Incoming, MessageKey, describe_key
 
@@ -239,6 +244,8 @@ class Mailbox:
         self._entries: dict[MessageKey, _Entry] = {}
         self._done: set[MessageKey] = set()  # arrived whole: a repeat is a duplicate
         self._gone: dict[int | Party, str] = {}  # a site (party id) or one party -> reason
+        self._closed_jobs: set[str] = set()  # forgotten: late messages dropped, readers told
+        self._closed: str | None = None  # why the whole mailbox closed (the gateway stopped)
         # Asked while a receiver waits: is this source known to be gone? (the gateway pings)
         self.watch: Callable[[Party], str | None] | None = None
         self.watch_every = 1.0
@@ -250,6 +257,9 @@ class Mailbox:
         with self._cond:
             if key in self._done:
                 log.info("duplicate dropped: %s", describe_key(key))
+                return None
+            if key[0] in self._closed_jobs:
+                log.info("dropped, its job ended here: %s", describe_key(key))
                 return None
             old = self._entries.get(key)
             if old is not None and old.state == RECEIVING:
@@ -326,6 +336,9 @@ class Mailbox:
                 now = time.monotonic()
                 entry = self._entries.get(key)
                 wait = deadline - now
+                if self._closed is not None or key[0] in self._closed_jobs:
+                    why = self._closed or f"job {key[0]!r} ended at this site"
+                    raise TransportError(f"{why} (while waiting for {describe_key(key)})")
                 if entry is not None and entry.state != FAILED and not entry.claimed:
                     entry.claimed = True
                     return _Reader(self, entry, timeout)
@@ -360,9 +373,18 @@ class Mailbox:
                         f"peer {src} is gone: {verdict} (while waiting for {describe_key(key)})"
                     )
 
-    def forget_job(self, job_id: str) -> None:
-        """Drop everything held for ``job_id`` (after the job ends)."""
+    def close(self, reason: str) -> None:
+        """Wake every reader with a TransportError giving ``reason`` (the gateway stops)."""
         with self._cond:
+            self._closed = reason
+            self._cond.notify_all()
+
+    def forget_job(self, job_id: str) -> None:
+        """Drop everything held for ``job_id`` (after the job ends here): readers still
+        waiting for it get a TransportError, and messages that arrive later are dropped."""
+        with self._cond:
+            self._closed_jobs.add(job_id)
+            self._cond.notify_all()
             for key in [k for k in self._entries if k[0] == job_id]:
                 e = self._entries.pop(key)
                 with e.cond:

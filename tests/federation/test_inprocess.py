@@ -265,6 +265,7 @@ EXPORTS = {
     "PayloadError",
     "PeerGoneError",
     "RefusedError",
+    "RemoteError",
     "Role",
     "RouteCheck",
     "SiteConfig",

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from atoll.federation import Envelope, GetTimeoutError, JobParties, PeerGoneError, StreamInterrupted
+from atoll.federation import (
+    Envelope,
+    GetTimeoutError,
+    JobParties,
+    PeerGoneError,
+    StreamInterrupted,
+    TransportError,
+)
 from atoll.federation._mailbox import Busy, Mailbox
 
 P = JobParties.of(guest=1, hosts=[2])
@@ -114,4 +121,29 @@ def test_timeout_and_forget_job(tmp_path):
     assert list(tmp_path.glob("*.part"))
     box.forget_job("job")
     assert not list(tmp_path.glob("*.part"))
-    assert box.deliver(env("big"), [b"z"]) == 1  # forgotten: no longer a duplicate
+    assert box.deliver(env("big"), [b"z"]) is None  # the job ended here: late messages dropped
+    assert not list(tmp_path.glob("*.part"))
+    with pytest.raises(TransportError, match="ended at this site"):
+        box.take(env("other").key, timeout=30)  # at once, not after the timeout
+
+
+def test_close_wakes_every_reader(tmp_path):
+    box = Mailbox(spool_dir=tmp_path)
+    errors = []
+
+    def read():
+        try:
+            box.take(env().key, timeout=30)
+        except TransportError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    box.close("the gateway closed")
+    for t in threads:
+        t.join(5)
+    assert time.monotonic() - t0 < 2
+    assert len(errors) == 3 and all("the gateway closed" in str(e) for e in errors)

@@ -190,6 +190,9 @@ class Gateway:
         log.info("gateway of party %s stopped", self.party_id)
 
     def close(self) -> None:
+        # readers still waiting (a worker process's recv, say) learn at once, so that no
+        # server thread is left blocked when the process exits
+        self.mailbox.close(f"the gateway of party {self.party_id} closed")
         self.stop()
         self.client.close()
         if self._tmp_spool is not None:
