@@ -38,10 +38,19 @@ from typing import Any
 import pydantic
 import yaml
 
-from atoll.federation import JobParties, Party
+from atoll.federation import JobParties, Party, UsageError
 from atoll.ml.component import ComponentError, ComponentSpec, get_component, validate_params
 
-__all__ = ["JobSpec", "JobSpecError", "PartyPlan", "TaskPlan", "TaskSpec", "load_job", "parse_job"]
+__all__ = [
+    "JobSpec",
+    "JobSpecError",
+    "PartyPlan",
+    "TaskPlan",
+    "TaskSpec",
+    "load_job",
+    "parse_job",
+    "task_order",
+]
 
 ROLES = ("guest", "host", "arbiter")
 
@@ -122,11 +131,15 @@ def load_job(path: str | Path) -> JobSpec:
     """Read and validate a job file; relative paths become relative to its directory."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise JobSpecError(f"{p}: cannot read the job file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise JobSpecError(f"{p}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
     except yaml.YAMLError as exc:
         raise JobSpecError(f"{p}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise JobSpecError(f"{p}: the YAML is nested too deeply") from None
     if not isinstance(raw, dict):
         raise JobSpecError(f"{p}: a job file is a mapping with 'parties' and 'tasks'")
     raw.setdefault("base_dir", str(p.resolve().parent))
@@ -134,8 +147,14 @@ def load_job(path: str | Path) -> JobSpec:
 
 
 def parse_job(raw: Mapping[str, Any], where: str = "job") -> JobSpec:
+    if not isinstance(raw, Mapping):
+        raise JobSpecError(
+            f"{where}: a job is a mapping with 'parties' and 'tasks', got {type(raw).__name__}"
+        )
     try:
         spec = JobSpec.model_validate(dict(raw))
+    except RecursionError:
+        raise JobSpecError(f"{where}: the job is nested too deeply") from None
     except pydantic.ValidationError as exc:
         problems = [
             f"{'.'.join(str(x) for x in e['loc']) or '(job)'}: {e['msg']}" for e in exc.errors()
@@ -200,26 +219,41 @@ def _topological(spec: JobSpec, where: str) -> list[str]:
     order: list[str] = []
     state: dict[str, int] = {}  # 1: visiting, 2: done
 
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*path[path.index(name) :], name])
-            raise JobSpecError(f"{where}: the tasks' inputs form a cycle: {cycle}")
-        state[name] = 1
-        for d in deps[name]:
-            visit(d, [*path, name])
-        state[name] = 2
-        order.append(name)
-
-    for name in spec.tasks:
-        visit(name, [])
+    # depth first, without recursion (a long chain of tasks must not hit the recursion limit)
+    for root in spec.tasks:
+        if state.get(root) == 2:
+            continue
+        path, stack = [root], [iter(deps[root])]
+        state[root] = 1
+        while stack:
+            d = next(stack[-1], None)
+            if d is None:
+                stack.pop()
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
+            elif state.get(d) == 1:
+                cycle = " -> ".join([*path[path.index(d) :], d])
+                raise JobSpecError(f"{where}: the tasks' inputs form a cycle: {cycle}")
+            elif state.get(d) != 2:
+                state[d] = 1
+                path.append(d)
+                stack.append(iter(deps[d]))
     return order
+
+
+def task_order(spec: JobSpec) -> list[str]:
+    """Every task name, each producer before its consumers, ties in file order: the
+    job's one canonical order, the same wherever the same job file is read."""
+    return _topological(spec, "job")
 
 
 def plan_job(spec: JobSpec, where: str = "job") -> dict[Party, PartyPlan]:
     """Each party's list of tasks, in order, with merged and validated parameters."""
-    parties = spec.job_parties()
+    try:
+        parties = spec.job_parties()
+    except (UsageError, ValueError) as exc:  # a party listed twice, no party at all
+        raise JobSpecError(f"{where}: parties: {exc}") from None
     job_roles = _roles_of(spec)
     if not spec.tasks:
         raise JobSpecError(f"{where}: the job has no tasks")
@@ -301,7 +335,7 @@ def plan_job(spec: JobSpec, where: str = "job") -> dict[Party, PartyPlan]:
                 TaskPlan(
                     name=name,
                     component=comp.name,
-                    params=params.model_dump(mode="json"),
+                    params=params.model_dump(mode="json", exclude_unset=True),
                     inputs=inputs,
                     outputs=[o for o, io in comp.outputs.items() if io.on(party.role)],
                 )

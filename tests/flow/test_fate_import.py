@@ -736,11 +736,52 @@ def test_refusals_name_the_module_and_parameter(dsl, conf, needles):
         assert needle in str(err.value), (needle, str(err.value))
 
 
-def test_unmapped_table_is_named():
-    with pytest.raises(FateImportError, match=r"'experiment\.breast_hetero_host'.*tables="):
-        import_fate_job(V1_DSL, V1_CONF, tables={"experiment.breast_hetero_guest": "g.csv"})
-    with pytest.raises(FateImportError, match=r"reader_0.*'experiment\.breast_hetero_guest'"):
-        import_fate_job(_dag(), tables={})
+def test_unmapped_tables_are_read_from_the_sites_uploaded_tables():
+    """A table tables= does not map becomes the reader's ``table``; a mapped one its ``path``."""
+    spec = import_fate_job(V1_DSL, V1_CONF, tables={"experiment.breast_hetero_guest": "g.csv"})
+    read = spec["tasks"]["args_train_data"]["role_parameters"]
+    assert read["guest"]["path"] == "g.csv" and "table" not in read["guest"]
+    assert read["host"] == {"table": "experiment.breast_hetero_host", "label_column": None}
+    # no mapping at all: every party reads its uploaded table; the DataIO settings stay
+    spec = import_fate_job(V1_DSL, V1_CONF)
+    read = spec["tasks"]["args_train_data"]["role_parameters"]
+    assert read["guest"]["table"] == "experiment.breast_hetero_guest"
+    assert read["guest"]["label_column"] == "y" and "path" not in read["guest"]
+    plans = plan_job(parse_job(spec))
+    assert plans[Party("host", 10000)].tasks[0].params["table"] == "experiment.breast_hetero_host"
+    # FATE 2.x: no label_column 'auto' with a table (the table's registered label is used)
+    spec = import_fate_job(_dag())
+    reader = spec["tasks"]["reader_0"]
+    assert "label_column" not in reader.get("parameters", {})
+    assert reader["role_parameters"] == {
+        "guest": {"table": "experiment.breast_hetero_guest"},
+        "host": {"table": "experiment.breast_hetero_host"},
+    }
+    parse_job(spec)
+    # DSL v2 Reader components too
+    spec = import_fate_job(V2_DSL, V2_CONF)
+    reader = spec["tasks"]["reader_0"]
+    assert reader["role_parameters"]["guest"]["table"] == "experiment.breast_hetero_guest"
+    assert reader["party_parameters"] == {
+        10000: {"table": "experiment.breast_hetero_host"},
+        10002: {"table": "experiment.breast_hetero_host_2"},
+    }
+    plans = plan_job(parse_job(spec))
+    assert plans[Party("host", 10002)].tasks[0].params["table"] == "experiment.breast_hetero_host_2"
+
+
+def test_a_table_without_namespace_needs_a_mapping():
+    dag = _dag()
+    for party in dag["dag"]["party_tasks"].values():
+        for task in party.get("tasks", {}).values():
+            params = task.get("parameters", {})
+            params.pop("namespace", None)
+    with pytest.raises(FateImportError, match=r"reader_0.*has no namespace.*tables="):
+        import_fate_job(dag, tables={})
+    spec = import_fate_job(
+        dag, tables={"breast_hetero_guest": "g.csv", "breast_hetero_host": "h.csv"}
+    )
+    assert spec["tasks"]["reader_0"]["role_parameters"]["guest"] == {"path": "g.csv"}
 
 
 def test_dag_refusals():

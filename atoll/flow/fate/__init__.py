@@ -26,7 +26,9 @@ Modules map to Atoll components through the registry's FATE names (``Reader``,
 ``Intersection``, ``HeteroLR``, ...). FATE's ``DataTransform`` / ``DataIO`` has no
 component of its own: its label and id settings are folded into the reader task
 that feeds it, and references to it become references to that reader. A FATE
-table (``namespace.name``) becomes the reader's ``path`` through ``tables``.
+table (``namespace.name``) becomes the reader's ``path`` when ``tables`` maps it
+to a file; otherwise the reader reads the table of that name uploaded at each
+site (``table: "namespace.name"``; ``atoll data upload``).
 
 Parameters are translated one by one (:data:`PARAMETER_MAP` lists each module's).
 A parameter Atoll cannot honour is refused with an error naming the task, module,
@@ -44,6 +46,7 @@ and :mod:`._dag` (2.x DAG) read a FATE job into the tasks of :mod:`._tasks`;
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,13 +77,23 @@ def import_fate_job(
 
     ``dsl`` and ``conf`` are FATE 1.x's DSL (v1 or v2) and runtime conf; a FATE 2.x DAG
     (``{"dag": ...}``) is passed as ``dsl`` alone (a conf holding the DAG works too).
-    ``tables`` maps FATE tables (``"namespace.name"``) to files. ``name`` is the job's
+    ``tables`` maps FATE tables (``"namespace.name"``) to files; a table it does not
+    map is read from the site's uploaded tables (the reader's ``table``). ``name`` is the job's
     name (default ``fate-job``); ``base_dir`` anchors relative paths. With ``validate``
     the result is checked with ``parse_job``, so every error surfaces here.
     Raises :class:`FateImportError`.
     """
     _ignored_seen.clear()
+    for what, value in (("the DSL", dsl), ("the conf", conf), ("tables", tables)):
+        if value is not None and not isinstance(value, Mapping):
+            raise FateImportError(f"FATE job: {what} must be a mapping, got {type(value).__name__}")
     tables = dict(tables or {})
+    for key, file in tables.items():
+        if not isinstance(key, str) or not isinstance(file, str | os.PathLike):
+            raise FateImportError(
+                f"FATE job: tables maps a FATE table ('namespace.name') to a file path; "
+                f"got {key!r}: {file!r}"
+            )
     doc: Mapping[str, Any] | None = dsl
     if doc is not None and "dag" in doc:
         if conf is not None:
@@ -115,15 +128,18 @@ def import_fate_job(
 def _read(path: str | Path) -> Any:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise FateImportError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise FateImportError(f"{p}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    what = "JSON" if p.suffix.lower() == ".json" else "YAML"
     try:
-        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if what == "JSON" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise FateImportError(
-            f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
-        ) from None
+        raise FateImportError(f"{p}: not valid {what}: {exc}") from None
+    except RecursionError:
+        raise FateImportError(f"{p}: the {what} is nested too deeply") from None
 
 
 def load_fate_job(

@@ -11,6 +11,7 @@ from atoll.flow.fate._tasks import (
     _as_list,
     _check_name,
     _kind_of,
+    _mapping,
     _merge,
     _parties_from_roles,
     _Party,
@@ -24,6 +25,8 @@ log = logging.getLogger("atoll.flow.fate")
 
 def _dag_parties(items: Any, where: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
+    if items is not None and not isinstance(items, list):
+        raise FateImportError(f"FATE DAG: {where} must be a list of {{role, party_id}}")
     for item in items or []:
         if not isinstance(item, Mapping) or "role" not in item:
             raise FateImportError(f"FATE DAG: {where}: a party is {{role, party_id}}, got {item!r}")
@@ -33,7 +36,7 @@ def _dag_parties(items: Any, where: str) -> list[tuple[str, int]]:
 
 
 def _from_dag(doc: Mapping[str, Any]) -> tuple[list[_Party], list[_Task]]:
-    dag = doc.get("dag")
+    dag = _mapping(doc, "the DAG").get("dag")
     if not isinstance(dag, Mapping):
         raise FateImportError("FATE DAG: 'dag' is missing")
     kind = doc.get("kind", "fate")
@@ -58,16 +61,21 @@ def _from_dag(doc: Mapping[str, Any]) -> tuple[list[_Party], list[_Task]]:
         return out
 
     own: dict[str, dict[_Party, dict[str, Any]]] = {}
-    for alias, pt in (dag.get("party_tasks") or {}).items():
+    for alias, pt in _mapping(dag.get("party_tasks"), "DAG dag.party_tasks").items():
+        at = f"DAG dag.party_tasks.{alias}"
+        pt = _mapping(pt, at)
         who = members(pt.get("parties"), f"party_tasks.{alias}.parties")
-        for tname, tbody in (pt.get("tasks") or {}).items():
+        for tname, tbody in _mapping(pt.get("tasks"), f"{at}.tasks").items():
+            tbody = _mapping(tbody, f"{at}.tasks.{tname}")
+            tparams = _mapping(tbody.get("parameters"), f"{at}.tasks.{tname}.parameters")
             for p in who:
                 slot = own.setdefault(tname, {})
-                slot[p] = _merge(slot.get(p, {}), (tbody or {}).get("parameters") or {})
+                slot[p] = _merge(slot.get(p, {}), tparams)
 
     tasks: list[_Task] = []
-    for name, body in (dag.get("tasks") or {}).items():
+    for name, body in _mapping(dag.get("tasks"), "DAG dag.tasks").items():
         _check_name(name)
+        body = _mapping(body, f"DAG dag.tasks.{name}")
         ref = body.get("component_ref")
         if not ref:
             raise FateImportError(f"FATE DAG: task {name!r} has no component_ref")
@@ -77,22 +85,28 @@ def _from_dag(doc: Mapping[str, Any]) -> tuple[list[_Party], list[_Task]]:
                 f"FATE DAG: task {name!r}: stage 'cross_validation' is not supported"
             )
         inputs: dict[str, list[_Ref]] = {}
+        at = f"DAG dag.tasks.{name}.inputs"
         for group in ("data", "model"):
-            for key, src in ((body.get("inputs") or {}).get(group) or {}).items():
+            for key, src in _mapping(
+                _mapping(body.get("inputs"), at).get(group), f"{at}.{group}"
+            ).items():
                 inputs[key] = _refs_v2(name, key, group, src)
         runs_on = members(body["parties"], f"tasks.{name}.parties") if body.get("parties") else None
         params = {
-            p: _merge(dict(body.get("parameters") or {}), own.get(name, {}).get(p, {}))
+            p: _merge(
+                dict(_mapping(body.get("parameters"), f"DAG dag.tasks.{name}.parameters")),
+                own.get(name, {}).get(p, {}),
+            )
             for p in parties
         }
-        deps = [str(d) for d in body.get("dependent_tasks") or []]
+        deps = [str(d) for d in _as_list(body.get("dependent_tasks") or [])]
         tasks.append(_Task(name, str(ref), k, inputs, params, parties=runs_on, deps=deps))
     if not tasks:
         raise FateImportError("FATE DAG: dag.tasks is empty")
     unknown = set(own) - {t.name for t in tasks}
     if unknown:
         raise FateImportError(
-            f"FATE DAG: party_tasks configure tasks {sorted(unknown)} that dag.tasks lacks"
+            f"FATE DAG: party_tasks configure tasks {sorted(unknown, key=str)} that dag.tasks lacks"
         )
     return parties, tasks
 
@@ -103,7 +117,7 @@ def _refs_v2(task: str, key: str, group: str, src: Any) -> list[_Ref]:
             f"FATE DAG: task {task!r}: input {key!r} must be a mapping, got {src!r}"
         )
     if "task_output_artifact" not in src:
-        what = ", ".join(src) or "nothing"
+        what = ", ".join(map(str, src)) or "nothing"
         raise FateImportError(
             f"FATE DAG: task {task!r}: input {key!r} comes from {what}; Atoll takes inputs only "
             "from earlier tasks (task_output_artifact), not FATE's model or data warehouse"

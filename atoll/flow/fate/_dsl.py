@@ -12,6 +12,7 @@ from atoll.flow.fate._tasks import (
     _as_list,
     _check_name,
     _kind_of,
+    _mapping,
     _merge,
     _parties_from_roles,
     _Party,
@@ -50,16 +51,16 @@ def _indices(spec: str, n: int, where: str) -> list[int]:
 
 
 def _v2_role_params(
-    by_role: Mapping[str, Any], parties: list[_Party], where: str
+    by_role: Any, parties: list[_Party], where: str
 ) -> dict[_Party, dict[str, dict[str, Any]]]:
     """``{role: {"0": {task: params}, "0|1": ..., "all": ...}}`` -> party -> task -> params."""
     out: dict[_Party, dict[str, dict[str, Any]]] = {p: {} for p in parties}
-    for role, specs in (by_role or {}).items():
+    for role, specs in _mapping(by_role, f"conf {where}").items():
         members = [p for p in parties if p.role == role]
         if not isinstance(specs, Mapping):
             raise FateImportError(f"FATE conf: {where}.{role} must be a mapping of party indices")
         # "all" first, then several indices, then one: the most specific wins
-        ordered = sorted(specs, key=lambda s: (s != "all", -s.count("|")))
+        ordered = sorted(specs, key=lambda s: (str(s) != "all", -str(s).count("|"), str(s)))
         for spec in ordered:
             if not _INDEX_SPEC.match(str(spec)):
                 raise FateImportError(
@@ -67,8 +68,10 @@ def _v2_role_params(
                 )
             for i in _indices(str(spec), len(members), f"{where}.{role}.{spec}"):
                 party = members[i]
-                for task, params in (specs[spec] or {}).items():
-                    out[party][task] = _merge(out[party].get(task, {}), params or {})
+                at = f"conf {where}.{role}.{spec}"
+                for task, params in _mapping(specs[spec], at).items():
+                    params = _mapping(params, f"{at}.{task}")
+                    out[party][task] = _merge(out[party].get(task, {}), params)
     return out
 
 
@@ -80,6 +83,8 @@ def _is_v2_indexed(role_parameters: Mapping[str, Any]) -> bool:
 
 
 def _from_dsl(dsl: Mapping[str, Any], conf: Mapping[str, Any]) -> tuple[list[_Party], list[_Task]]:
+    dsl = _mapping(dsl, "the DSL")
+    conf = _mapping(conf, "the conf")
     comps = dsl.get("components")
     if not isinstance(comps, Mapping) or not comps:
         raise FateImportError("FATE DSL: 'components' is missing or empty")
@@ -94,15 +99,22 @@ def _from_dsl(dsl: Mapping[str, Any], conf: Mapping[str, Any]) -> tuple[list[_Pa
     common: dict[str, dict[str, Any]] = {}
     per_party: dict[_Party, dict[str, dict[str, Any]]] = {p: {} for p in parties}
     args: dict[_Party, dict[str, Any]] = {p: {} for p in parties}
-    cp = conf.get("component_parameters")
-    if cp is not None:
-        common = {k: dict(v or {}) for k, v in (cp.get("common") or {}).items()}
-        per_party = _v2_role_params(cp.get("role") or {}, parties, "component_parameters.role")
+    cp = _mapping(conf.get("component_parameters"), "conf component_parameters")
+    if cp:
+        at = "conf component_parameters.common"
+        common = {
+            k: dict(_mapping(v, f"{at}.{k}")) for k, v in _mapping(cp.get("common"), at).items()
+        }
+        per_party = _v2_role_params(cp.get("role"), parties, "component_parameters.role")
+    at = "conf algorithm_parameters"
     common = {
-        **{k: dict(v or {}) for k, v in (conf.get("algorithm_parameters") or {}).items()},
+        **{
+            k: dict(_mapping(v, f"{at}.{k}"))
+            for k, v in _mapping(conf.get("algorithm_parameters"), at).items()
+        },
         **common,
     }
-    rp = conf.get("role_parameters") or {}
+    rp = _mapping(conf.get("role_parameters"), "conf role_parameters")
     if rp and _is_v2_indexed(rp):
         for party, by_task in _v2_role_params(rp, parties, "role_parameters").items():
             for t, params in by_task.items():
@@ -110,15 +122,16 @@ def _from_dsl(dsl: Mapping[str, Any], conf: Mapping[str, Any]) -> tuple[list[_Pa
     elif rp:
         for role, by_task in rp.items():
             for party in (p for p in parties if p.role == role):
-                for t, params in (by_task or {}).items():
+                for t, params in _mapping(by_task, f"conf role_parameters.{role}").items():
                     picked = _pick(params, party.index, f"{role}.{t}")
+                    picked = _mapping(picked, f"conf role_parameters.{role}.{t}")
                     if t == "args":
-                        args[party] = picked
+                        args[party] = dict(picked)
                     else:
                         per_party[party][t] = _merge(per_party[party].get(t, {}), picked)
 
     configured = set(common) | {t for by_task in per_party.values() for t in by_task}
-    stray = sorted(configured - set(comps))
+    stray = sorted(str(t) for t in configured - set(comps))
     if stray:
         log.warning(
             "FATE conf: parameters of %s ignored: the DSL has no such component", ", ".join(stray)
@@ -132,8 +145,8 @@ def _from_dsl(dsl: Mapping[str, Any], conf: Mapping[str, Any]) -> tuple[list[_Pa
         module = str(body["module"])
         kind = _kind_of(module, name, v2=False)
         inputs: dict[str, list[_Ref]] = {}
-        inp = body.get("input") or {}
-        for key, refs in (inp.get("data") or {}).items():
+        inp = _mapping(body.get("input"), f"DSL component {name!r}: input")
+        for key, refs in _mapping(inp.get("data"), f"DSL component {name!r}: input.data").items():
             inputs[key] = [
                 _ref_v1(r, "data", name, implicit, args, parties) for r in _as_list(refs)
             ]
@@ -156,7 +169,9 @@ def _from_dsl(dsl: Mapping[str, Any], conf: Mapping[str, Any]) -> tuple[list[_Pa
         name: {
             str(o)
             for key in ("data", "model")
-            for o in _as_list((body.get("output") or {}).get(key) or [])
+            for o in _as_list(
+                _mapping(body["output"], f"DSL component {name!r}: output").get(key) or []
+            )
         }
         for name, body in comps.items()
         if isinstance(body, Mapping) and body.get("output")
@@ -196,7 +211,10 @@ def _ref_v1(
         if name not in implicit:
             params: dict[_Party, dict[str, Any]] = {}
             for p in parties:
-                data = (args.get(p) or {}).get("data") or {}
+                data = _mapping(
+                    _mapping(args.get(p), f"conf role_parameters.{p.role}.args").get("data"),
+                    f"conf role_parameters.{p.role}.args.data",
+                )
                 if out in data:
                     table = data[out]
                     params[p] = {"table": table[0] if isinstance(table, list) else table}

@@ -1,5 +1,7 @@
-"""The reader's parameters: a FATE table becomes a path, and DataTransform / DataIO
-settings (label, id, missing values) fold into the reader that feeds them."""
+"""The reader's parameters: a FATE table becomes a path (when ``tables=`` maps it to a
+file) or the reader's ``table`` (``"namespace.name"``, the table uploaded at each site),
+and DataTransform / DataIO settings (label, id, missing values) fold into the reader
+that feeds them."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from atoll.flow.fate._tasks import _as_list, _Task
 def _reader_params(
     task: _Task, fate: Mapping[str, Any], tables: Mapping[str, str], v2: bool
 ) -> dict[str, Any]:
-    """A FATE reader's table (1.x ``table: {name, namespace}``, 2.x ``name``/``namespace``) -> path."""
+    """A FATE reader's table (1.x ``table: {name, namespace}``, 2.x ``name``/``namespace``)
+    -> ``path`` when ``tables`` maps it, else ``table: "namespace.name"``."""
     at = _At(task.name, task.module)
     out: dict[str, Any] = {}
     rest = dict(fate)
@@ -26,14 +29,20 @@ def _reader_params(
     elif table is not None:
         if not isinstance(table, Mapping) or not table.get("name"):
             raise at.child("table").refuse(f"expected {{name, namespace}}, got {table!r}")
-        key = f"{table.get('namespace') or ''}.{table['name']}".lstrip(".")
-        if key not in tables:
+        namespace, name = table.get("namespace"), table["name"]
+        key = f"{namespace or ''}.{name}".lstrip(".")
+        if key in tables:
+            out["path"] = str(tables[key])
+        elif isinstance(namespace, str) and namespace and isinstance(name, str):
+            # not mapped to a file: the job reads the table uploaded at each site
+            out["table"] = key
+        else:
             known = ", ".join(sorted(tables)) or "none given"
             raise FateImportError(
                 f"FATE job: task {task.name!r} ({task.module}) reads FATE table {key!r}, which "
-                f"tables= does not map to a file (mapped: {known})"
+                f"has no namespace (a site's table is 'namespace.name') and tables= does not "
+                f"map to a file (mapped: {known})"
             )
-        out["path"] = str(tables[key])
     else:
         raise at.refuse("the reader names no table (table: {name, namespace})")
     rules: dict[str, Rule] = {
@@ -47,8 +56,10 @@ def _reader_params(
         "sample_id_name": ignore("Atoll keeps one id column"),
     }
     _apply(rules, rest, out, at)
-    if v2 and "label_column" not in out:
-        out["label_column"] = "auto"  # FATE 2.x keeps the label in the table's meta ("y")
+    if v2 and "label_column" not in out and "table" not in out:
+        # FATE 2.x keeps the label in the table's meta ("y"); a site's registered table
+        # brings its own label column
+        out["label_column"] = "auto"
     return out
 
 

@@ -64,6 +64,9 @@ def choice(name: str, mapping: Mapping[Any, Any], refused: Mapping[Any, str] | N
 
     def rule(v: Any, out: dict[str, Any], at: _At) -> None:
         key = v.lower() if isinstance(v, str) else v
+        if not isinstance(key, str | int | float | bool | None):  # a list, a mapping: no choice
+            supported = ", ".join(repr(k) for k in mapping)
+            raise at.refuse(f"{v!r} is not supported (supported: {supported})")
         if refused and key in refused:
             raise at.refuse(f"{v!r} is refused: {refused[key]}")
         if key not in lowered:

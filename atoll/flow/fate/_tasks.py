@@ -89,15 +89,31 @@ def _check_name(name: str) -> str:
 
 
 def _pid(v: Any, where: str) -> int:
+    if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+        raise FateImportError(f"FATE job: {where}: party id {v!r} is not a whole number")
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FateImportError(f"FATE job: {where}: party id {v!r} is not a number") from None
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _mapping(v: Any, where: str) -> Mapping[str, Any]:
+    """``v`` if it is a mapping (``None``: an empty one); else an error naming ``where``."""
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise FateImportError(f"FATE job: {where} must be a mapping, got {_short(v)}")
+    return v
 
 
 def _parties_from_roles(roles: Mapping[str, Any], where: str) -> list[_Party]:
     out: list[_Party] = []
-    for role, ids in roles.items():
+    for role, ids in _mapping(roles, where).items():
         if role not in ROLES:
             raise FateImportError(f"FATE job: {where} names unknown role {role!r}")
         ids = ids if isinstance(ids, list) else [ids]
@@ -114,7 +130,7 @@ def _parties_from_roles(roles: Mapping[str, Any], where: str) -> list[_Party]:
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``extra`` over ``base``; nested parameter objects merge key by key (as FATE does)."""
     out = dict(base)
-    for k, v in extra.items():
+    for k, v in _mapping(extra, "a parameter object").items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = _merge(dict(out[k]), v)
         else:

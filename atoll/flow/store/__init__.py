@@ -18,8 +18,12 @@ Tables (all JSON stored as ``Text``; times as UTC)::
     atoll_models   id, job_id -> atoll_jobs, task, role, party_id, component, version,
                    created_at, sha256, model_json
                    unique (job_id, task, role, party_id, version)
+    atoll_data     id, namespace, name, path, id_column, label_column, rows,
+                   columns_json, bytes, sha256, created_at   unique (namespace, name)
+                   (the data catalog, :class:`DataCatalog`)
 """
 
+from atoll.flow.store._catalog import DataCatalog
 from atoll.flow.store._errors import (
     ConflictError,
     ExportError,
@@ -44,6 +48,7 @@ __all__ = [
     "TASK_STATES",
     "TASK_TRANSITIONS",
     "ConflictError",
+    "DataCatalog",
     "ExportError",
     "InvalidTransition",
     "JobRecord",

@@ -22,6 +22,8 @@ class JobRecord:
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     error: dict[str, str | None] | None
+    attempt: int = 0
+    note: str | None = None
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class TaskRecord:
     ended_at: dt.datetime | None
     seconds: float | None
     error: dict[str, str | None] | None
+    progress: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

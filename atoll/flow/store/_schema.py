@@ -74,6 +74,8 @@ class JobRow(Base):
     error_party: Mapped[str | None] = mapped_column(String(64))
     error_kind: Mapped[str | None] = mapped_column(String(128))
     error_message: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # 0, then +1 per rerun
+    note: Mapped[str | None] = mapped_column(Text)  # what it waits for, say
 
 
 class TaskRow(Base):
@@ -92,6 +94,7 @@ class TaskRow(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     error_kind: Mapped[str | None] = mapped_column(String(128))
     error_message: Mapped[str | None] = mapped_column(Text)
+    progress_json: Mapped[str | None] = mapped_column(Text)  # the last progress event
 
 
 class MetricRow(Base):

@@ -153,6 +153,7 @@ class JobStore:
             spec_json=text,
             state="waiting",
             created_at=utcnow(),
+            attempt=0,
         )
 
         def go(s: Session) -> JobRecord:
@@ -202,6 +203,48 @@ class JobStore:
                     err.get("kind"),
                     err.get("message"),
                 )
+            s.flush()
+            return _job_record(row)
+
+        return self._write(go)
+
+    def set_job_note(self, job_id: str, note: str | None) -> JobRecord:
+        """What the job waits for or is doing now, in words (None clears it)."""
+
+        def go(s: Session) -> JobRecord:
+            row = s.scalar(select(JobRow).where(JobRow.job_id == job_id).with_for_update())
+            if row is None:
+                raise NotFoundError(f"no job {job_id}")
+            row.note = None if note is None else str(note)[:2000]
+            s.flush()
+            return _job_record(row)
+
+        return self._write(go)
+
+    def rerun_job(self, job_id: str, tasks: Iterable[str]) -> JobRecord:
+        """Take a failed, canceled or timed-out job back to ``waiting`` for another attempt.
+
+        The job's ``attempt`` goes up by one and its end, error and note are
+        cleared; every party's row of each task in ``tasks`` goes back to
+        ``waiting`` (the other tasks keep their state and outputs).
+        """
+        names = set(tasks)
+
+        def go(s: Session) -> JobRecord:
+            row = s.scalar(select(JobRow).where(JobRow.job_id == job_id).with_for_update())
+            if row is None:
+                raise NotFoundError(f"no job {job_id}")
+            if row.state not in JOB_ERROR_STATES:
+                raise InvalidTransition(
+                    f"job {job_id} is {row.state}: only a failed, canceled or timed-out job reruns"
+                )
+            row.state, row.attempt = "waiting", (row.attempt or 0) + 1
+            row.ended_at = row.note = None
+            row.error_party = row.error_kind = row.error_message = None
+            for t in s.scalars(select(TaskRow).where(TaskRow.job_id == job_id)):
+                if t.task in names:
+                    t.state, t.started_at, t.ended_at, t.seconds = "waiting", None, None, None
+                    t.error_kind = t.error_message = t.progress_json = None
             s.flush()
             return _job_record(row)
 
@@ -321,6 +364,23 @@ class JobStore:
             return _task_record(row)
 
         return self._write(go)
+
+    def set_task_progress(
+        self, job_id: str, task: str, role: str, party_id: int, progress: Mapping[str, Any] | None
+    ) -> None:
+        """Keep the last progress event of one party's task (step, total, values)."""
+        text = None if progress is None else json.dumps(dict(progress), default=str)
+
+        def go(s: Session) -> None:
+            row = s.scalar(_task_q(job_id, task, role, party_id))
+            if row is None:
+                _need_job(s, job_id)
+                raise NotFoundError(
+                    f"job {job_id}: task {task!r} at {role} {party_id}: no such task"
+                )
+            row.progress_json = text
+
+        self._write(go)
 
     def tasks_of(self, job_id: str) -> list[TaskRecord]:
         """The job's task rows in the order they were first stored."""
@@ -676,6 +736,8 @@ def _job_record(r: JobRow) -> JobRecord:
         started_at=r.started_at,
         ended_at=r.ended_at,
         error=error,
+        attempt=r.attempt or 0,
+        note=r.note,
     )
 
 
@@ -694,6 +756,7 @@ def _task_record(r: TaskRow) -> TaskRecord:
         ended_at=r.ended_at,
         seconds=r.seconds,
         error=error,
+        progress=None if r.progress_json is None else json.loads(r.progress_json),
     )
 
 

@@ -9,7 +9,9 @@
   shown by whoever runs the job (``atoll run`` prints it per party);
 - ``ctx.workdir``: a directory for files a person reads (reports, charts);
 - ``ctx.workers``: how many processes the task may use for heavy work;
-- ``ctx.insecure``: whether the job allows the ``plain`` (no encryption) scheme.
+- ``ctx.insecure``: whether the job allows the ``plain`` (no encryption) scheme;
+- ``ctx.tables``: the tables registered at this site (``"namespace.name"`` ->
+  ``{"path", "id_column", "label_column"}``) that the ``reader``'s ``table`` names.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +148,7 @@ class TaskContext:
         workers: int = 1,
         insecure: bool = False,
         on_event: Callable[[Event], None] | None = None,
+        tables: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.fed = fed
         self.task = task
@@ -155,6 +158,8 @@ class TaskContext:
         self.metrics = Metrics()
         self.log = logging.getLogger(f"atoll.task.{task}")
         self._on_event = on_event
+        # the site's registered tables, "namespace.name" -> {"path", "id_column", "label_column"}
+        self.tables: Mapping[str, Mapping[str, Any]] = {} if tables is None else tables
         self._started = time.monotonic()
 
     # -- the federation API, unchanged --------------------------------------------------------
