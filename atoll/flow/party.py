@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from atoll.flow.spec import PartyPlan, TaskPlan
 from atoll.ml.component import Model, TaskContext, get_component, validate_params
 from atoll.ml.data import Frame, Predictions, write_atomic
 
-__all__ = ["run_party"]
+__all__ = ["load_output", "run_party", "run_task", "store_outputs"]
 
 log = logging.getLogger("atoll.flow")
 
@@ -40,9 +41,23 @@ def run_party(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     for task in plan.tasks:
         emit_event({"task": task.name, "status": "running"})
         start = time.perf_counter()
-        outputs, tctx = _run_task(ctx, task, party_dir, params, artifacts)
+        inputs = {
+            name: None if ref is None else artifacts[(ref[0], ref[1])]
+            for name, ref in task.inputs.items()
+        }
+        outputs, tctx = run_task(
+            ctx,
+            task,
+            party_dir,
+            inputs,
+            workers=int(params.get("workers", 1)),
+            insecure=bool(params.get("insecure", False)),
+            on_event=emit_event,
+        )
+        for name in task.outputs:
+            artifacts[(task.name, name)] = outputs[name]
         seconds = time.perf_counter() - start
-        files = _store(party_dir / task.name, outputs)
+        files = store_outputs(party_dir / task.name, outputs)
         metrics = tctx.metrics.to_dict()
         write_atomic(
             party_dir / task.name / "metrics.json",
@@ -59,39 +74,41 @@ def run_party(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _run_task(
+def run_task(
     ctx: Context,
     task: TaskPlan,
     party_dir: Path,
-    params: dict[str, Any],
-    artifacts: dict[tuple[str, str], Any],
+    inputs: dict[str, Any],
+    *,
+    workers: int = 1,
+    insecure: bool = False,
+    on_event: Callable[[Any], None] | None = None,
+    tables: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], TaskContext]:
+    """Run one task of this party's plan on ``inputs`` (values, by input name); returns
+    its outputs and the task context (metrics). Its messages travel under the task's name."""
     comp = get_component(task.component)
     values = validate_params(comp, task.params, f"task {task.name!r} at {ctx.local}")
-    inputs = {
-        name: None if ref is None else artifacts[(ref[0], ref[1])]
-        for name, ref in task.inputs.items()
-    }
     workdir = party_dir / task.name
     workdir.mkdir(parents=True, exist_ok=True)
     tctx = TaskContext(
         ctx.sub(task.name),
         task=task.name,
         workdir=workdir,
-        workers=int(params.get("workers", 1)),
-        insecure=bool(params.get("insecure", False)),
-        on_event=emit_event,
+        workers=workers,
+        insecure=insecure,
+        on_event=on_event,
+        tables=tables,
     )
     outputs = comp.run(tctx, values, inputs)
     missing = [o for o in task.outputs if o not in outputs]
     if missing:
         raise RuntimeError(f"component {comp.name!r} gave no output {missing} at {ctx.local}")
-    for name in task.outputs:
-        artifacts[(task.name, name)] = outputs[name]
     return outputs, tctx
 
 
-def _store(task_dir: Path, outputs: dict[str, Any]) -> dict[str, str]:
+def store_outputs(task_dir: Path, outputs: dict[str, Any]) -> dict[str, str]:
+    """Write a task's outputs under ``task_dir``; returns the file of each (a CSV for predictions)."""
     files: dict[str, str] = {}
     for name, value in outputs.items():
         if isinstance(value, Frame):
@@ -106,3 +123,20 @@ def _store(task_dir: Path, outputs: dict[str, Any]) -> dict[str, str]:
         else:
             raise TypeError(f"output {name!r} is a {type(value).__name__}, not an artifact")
     return files
+
+
+def load_output(task_dir: Path, name: str) -> Any:
+    """Read back output ``name`` that :func:`store_outputs` wrote under ``task_dir``
+    (a later task's input, on a rerun or in another process); None if it had no value."""
+    frame, predictions, model = (
+        task_dir / f"{name}.frame",
+        task_dir / f"{name}.predictions",
+        task_dir / f"{name}.json",
+    )
+    if frame.exists():
+        return Frame.load(frame)
+    if predictions.exists():
+        return Predictions.load(predictions)
+    if model.exists():
+        return Model.load(model)
+    return None
