@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "run": "atoll.cli.run",
     "cert": "atoll.cli.cert",
     "site": "atoll.cli.site",
+    "job": "atoll.cli.job",
+    "data": "atoll.cli.data",
+    "model": "atoll.cli.model",
 }
 
 
