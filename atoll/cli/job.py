@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -147,6 +148,11 @@ def add_parser(sub: Any, name: str) -> None:
         p.add_argument("--tail", type=int, help="only the last N lines of each log")
         p.add_argument("--json", action="store_true", help="print JSON")
 
+    def dag_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("job_id")
+        p.add_argument("-o", "--output", help="write the DAG drawn as SVG to this file")
+        p.add_argument("--json", action="store_true", help="print the DAG as JSON")
+
     add_actions(
         sub,
         name,
@@ -158,6 +164,7 @@ def add_parser(sub: Any, name: str) -> None:
             ("stop", "cancel a waiting or running job at every site", _stop, job_id_arg),
             ("rerun", "rerun a failed or canceled job from where it stopped", _rerun, job_id_arg),
             ("logs", "each party's task state and error, and this site's logs", _logs, logs_args),
+            ("dag", "a job's tasks and their inputs; drawn as SVG with -o", _dag, dag_args),
         ],
     )
 
@@ -248,6 +255,30 @@ def _stop(client: SiteClient, args: argparse.Namespace) -> int:
 def _rerun(client: SiteClient, args: argparse.Namespace) -> int:
     job = client.rerun(args.job_id)
     print(f"Job {job['job_id']} rerun (attempt {job['attempt']}): {job['state']}.")
+    return 0
+
+
+def _dag(client: SiteClient, args: argparse.Namespace) -> int:
+    if args.output:
+        from atoll.ml.data import write_atomic
+
+        path = write_atomic(Path(args.output), client.dag_svg(args.job_id).encode())
+        print(f"Wrote the DAG of job {args.job_id} to {path}")
+        return 0
+    dag = client.dag(args.job_id)
+    if args.json:
+        print_json(dag)
+        return 0
+    for node in dag["nodes"]:
+        states = ", ".join(f"{p} {s}" for p, s in sorted(node["states"].items()))
+        feeds = [
+            f"{e['output']}->{e['target']}.{e['input']}"
+            for e in dag["edges"]
+            if e["source"] == node["task"]
+        ]
+        print(f"{node['task']:<20} {node['component']:<18} {states}")
+        for f in feeds:
+            print(f"{'':<20} -> {f}")
     return 0
 
 

@@ -236,6 +236,10 @@ class SiteClient:
         result: JSON = self._json("GET", f"/jobs/{_seg(job_id)}/dag")
         return result
 
+    def dag_svg(self, job_id: str) -> str:
+        """The job's DAG drawn as SVG (states coloured)."""
+        return self._send("GET", f"/jobs/{_seg(job_id)}/dag.svg").text
+
     def metrics(
         self,
         job_id: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atoll.flow.site.errors import BadRequest, Conflict, NotFound
+from atoll.flow.errors import BadRequest, Conflict, NotFound
 from atoll.flow.store import DataCatalog, JobStore
 from atoll.flow.store._catalog import DataRow
 

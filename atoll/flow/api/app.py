@@ -1,8 +1,8 @@
 """The FastAPI application: bearer-token auth and JSON errors around :mod:`.routes`.
 
 Every error is ``{"code": str, "message": str}`` with its HTTP status: a
-:class:`~atoll.flow.site.errors.SiteError` or a job-store error as
-:func:`~atoll.flow.site.errors.http_status` maps it, a request that does not
+:class:`~atoll.flow.errors.SiteError` or a job-store error as
+:func:`~atoll.flow.errors.http_status` maps it, a request that does not
 validate 422 ``invalid`` (the message names the field), no token or a wrong one
 401 ``unauthorized``, anything else 500 ``internal`` (logged with its traceback).
 """
@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atoll import __version__
 from atoll.flow.api.routes import DEFAULT_MAX_UPLOAD, protected, public
+from atoll.flow.errors import SiteError, error_code, http_status
 from atoll.flow.site.backend import SiteBackend
-from atoll.flow.site.errors import SiteError, error_code, http_status
 from atoll.flow.store import StoreError
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "BodyLimit", "Unauthorized", "create_app"]

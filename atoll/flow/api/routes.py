@@ -151,6 +151,20 @@ def job_dag(backend: Backend, job_id: JobId) -> Any:
     return backend.job_dag(job_id)
 
 
+@protected.get(
+    "/jobs/{job_id}/dag.svg",
+    tags=["jobs"],
+    response_class=fastapi.responses.Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "the DAG drawn"}},
+)
+def job_dag_svg(backend: Backend, job_id: JobId) -> fastapi.responses.Response:
+    """The job's DAG drawn as SVG, each task coloured by its parties' states."""
+    from atoll.flow.site.drawing import dag_svg
+
+    svg = dag_svg(backend.job_dag(job_id), title=f"job {job_id}")
+    return fastapi.responses.Response(svg, media_type="image/svg+xml")
+
+
 @protected.get("/jobs/{job_id}/metrics", response_model=list[Metric], tags=["jobs"])
 def job_metrics(
     backend: Backend,

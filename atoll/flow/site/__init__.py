@@ -6,8 +6,8 @@ one process per task, :mod:`.worker`), :func:`serve` puts it behind the REST
 API. :mod:`.backend` is the contract between the API and the site.
 """
 
+from atoll.flow.errors import SiteError
 from atoll.flow.site.config import ServeConfig, load_serve_config
-from atoll.flow.site.errors import SiteError
 from atoll.flow.site.site import Site
 
 __all__ = ["ServeConfig", "Site", "SiteError", "load_serve_config"]

@@ -1,7 +1,7 @@
 """What the REST API asks of a site: :class:`SiteBackend`, and the JSON shapes it returns.
 
 The REST layer (:mod:`atoll.flow.api`) only translates HTTP to these calls and
-:class:`~atoll.flow.site.errors.SiteError` (and store errors) to status codes;
+:class:`~atoll.flow.errors.SiteError` (and store errors) to status codes;
 the site (:class:`atoll.flow.site.Site`) implements them. Every value returned is
 plain JSON data (dicts, lists, str, int, float, bool, None; times as ISO-8601 text).
 

@@ -206,6 +206,7 @@ class JobRunner(threading.Thread):
             workers=self.workers,
             insecure=self.insecure,
             tables=self.tables,
+            models=self.site.registry_models(self.job_id, unit),
             log_level=logging.INFO,
         )
         ctx = mp.get_context("spawn")

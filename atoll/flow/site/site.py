@@ -37,8 +37,8 @@ import yaml
 
 import atoll
 from atoll.federation import Gateway, Party, PeerGoneError, RefusedError, RemoteError
+from atoll.flow.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from atoll.flow.site.config import ServeConfig
-from atoll.flow.site.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from atoll.flow.site.outbox import Outbox
 from atoll.flow.site.runner import JobRunner, Slots, Unit
 from atoll.flow.site.views import dag_view, job_view, read_log
@@ -54,6 +54,7 @@ from atoll.flow.store import (
 )
 from atoll.flow.store._states import JOB_FINAL
 from atoll.ml.component import Model, all_components
+from atoll.ml.data import write_atomic
 
 __all__ = ["Site"]
 
@@ -695,6 +696,31 @@ class Site:
                 with contextlib.suppress(NotFound, NotFoundError):
                     out[ref] = dict(self.catalog.resolve(ref))
         return out
+
+    def registry_models(self, job_id: str, unit: Unit) -> dict[str, str]:
+        """The model a ``model_reader`` unit asks for, copied from the registry to a file in
+        its job's directory: ``{"job_id/task[@vN]": path}`` (empty if not registered; the
+        component then says which model is missing)."""
+        params = unit.plan.params
+        source_job, task = params.get("job_id"), params.get("task")
+        if unit.plan.component != "model_reader" or not source_job or not task:
+            return {}
+        version = params.get("version")
+        role, pid = unit.party.role, unit.party.party_id
+        try:
+            text, record = self.store.model_text(str(source_job), str(task), role, pid, version)
+        except NotFoundError:
+            return {}
+        path = (
+            self.config.job_dir
+            / job_id
+            / f"{role}-{pid}"
+            / "_registry"
+            / f"{source_job}--{task}--v{record.version}.json"
+        )
+        write_atomic(path, text.encode())
+        key = f"{source_job}/{task}" + ("" if version is None else f"@v{version}")
+        return {key: str(path)}
 
     def _end_job(self, job_id: str, state: str, error: JSON | None) -> None:
         """End a job here: stop its runner, cancel what did not run, record ``state``."""

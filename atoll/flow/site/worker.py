@@ -51,6 +51,7 @@ class TaskOrder:
     workers: int
     insecure: bool
     tables: dict[str, dict[str, Any]]  # resolved named tables: "ns.name" -> path, columns
+    models: dict[str, str]  # this party's registered models: "job_id/task[@vN]" -> file
     log_level: int = logging.INFO
 
     def to_data(self) -> dict[str, Any]:
@@ -118,6 +119,7 @@ def task_main(conn: Connection, order_data: dict[str, Any]) -> None:
                 insecure=order.insecure,
                 on_event=lambda event: send({"event": event}),
                 tables=order.tables,
+                models=order.models,
             )
             files = store_outputs(task_dir, outputs)
             metrics = tctx.metrics.to_dict()

@@ -38,10 +38,10 @@ from sqlalchemy import Engine, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from atoll.flow.errors import BadRequest, Conflict, NotFound
 from atoll.flow.store._schema import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from atoll.flow.site.errors import BadRequest, Conflict, NotFound
     from atoll.flow.store._store import JobStore
 
 __all__ = ["DataCatalog", "DataRow"]
@@ -69,25 +69,16 @@ class DataRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-def _site_errors() -> Any:
-    """atoll.flow.site.errors (BadRequest, Conflict, NotFound: the errors this module raises)."""
-    # imported when first needed, not at import time: atoll.flow.site's modules import
-    # this package, and the store must import whatever the order
-    from atoll.flow.site import errors
-
-    return errors
-
-
 def _bad_request(message: str) -> BadRequest:
-    return _site_errors().BadRequest(message)
+    return BadRequest(message)
 
 
 def _conflict(message: str) -> Conflict:
-    return _site_errors().Conflict(message)
+    return Conflict(message)
 
 
 def _not_found(message: str) -> NotFound:
-    return _site_errors().NotFound(message)
+    return NotFound(message)
 
 
 def check_name(value: Any, what: str) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from atoll.flow.errors import BadRequest, Conflict, Forbidden, NotFound
 from atoll.flow.fate import import_fate_job
-from atoll.flow.site.errors import BadRequest, Conflict, Forbidden, NotFound
 from atoll.flow.spec import parse_job, plan_job
 
 JSON = dict[str, Any]

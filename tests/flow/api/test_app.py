@@ -83,6 +83,7 @@ def test_openapi_and_docs_need_no_token(api_backend):
         "/v1/jobs/{job_id}/rerun": {"post"},
         "/v1/jobs/{job_id}/logs": {"get"},
         "/v1/jobs/{job_id}/dag": {"get"},
+        "/v1/jobs/{job_id}/dag.svg": {"get"},
         "/v1/jobs/{job_id}/metrics": {"get"},
         "/v1/data": {"get"},
         "/v1/data/{namespace}/{name}": {"get", "post", "delete"},
@@ -388,3 +389,16 @@ def test_a_backend_answer_of_the_wrong_shape_is_500_not_200(api_backend):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with TestClient(app, headers=headers, raise_server_exceptions=False) as client:
         _error(client.get("/v1/site"), 500, "internal")
+
+
+def test_dag_is_drawn_as_svg_coloured_by_state(api, api_backend):
+    job_id = _submit(api)["job_id"]
+    api_backend.start(job_id)
+    api_backend.finish(job_id, error="column x1 is missing")
+    r = api.get(f"/v1/jobs/{job_id}/dag.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    svg = r.text
+    assert svg.startswith("<svg") and svg.count("<rect") == 2  # read and psi
+    assert "read → data" not in svg and "data → data" in svg  # the edge read.data -> psi.data
+    assert "#d64541" in svg  # failed tasks are drawn red
+    assert api.get("/v1/jobs/nope/dag.svg").status_code == 404

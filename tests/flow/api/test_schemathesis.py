@@ -12,6 +12,7 @@ explicit ``hypothesis.given`` over ``operation.as_strategy``.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,12 +23,37 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 
 from atoll.flow.api import create_app
-from atoll.flow.site.errors import Unavailable
+from atoll.flow.errors import Unavailable
 from tests.flow.api.conftest import TOKEN, job_spec
 from tests.flow.api.fake_backend import FakeBackend
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EXAMPLES = 25
+
+
+@pytest.fixture(params=["fake", "site"])
+def api_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """The in-memory fake, and a real site (party 9999, its database, gateway and catalog;
+    its partner is not running, so submitted jobs wait for it)."""
+    if request.param == "fake":
+        yield FakeBackend(party_id=9999)
+        return
+    from atoll.federation import Gateway
+    from atoll.flow.site import Site, load_serve_config
+    from atoll.flow.site.local import init_local_sites
+    from atoll.flow.store import DataCatalog, JobStore
+
+    config = load_serve_config(init_local_sites(tmp_path, [9999, 10000])[9999])
+    config.data_dir.mkdir(parents=True)
+    store = JobStore(config.database)
+    gateway = Gateway(config.site).start()
+    site = Site(config, gateway, store, DataCatalog(store, config.data_dir / "tables")).start()
+    try:
+        yield site
+    finally:
+        site.close()
+        gateway.close()
+        store.close()
 
 
 def _schema(backend: Any) -> Any:
