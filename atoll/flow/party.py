@@ -84,6 +84,7 @@ def run_task(
     insecure: bool = False,
     on_event: Callable[[Any], None] | None = None,
     tables: Mapping[str, Mapping[str, Any]] | None = None,
+    models: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], TaskContext]:
     """Run one task of this party's plan on ``inputs`` (values, by input name); returns
     its outputs and the task context (metrics). Its messages travel under the task's name."""
@@ -99,6 +100,7 @@ def run_task(
         insecure=insecure,
         on_event=on_event,
         tables=tables,
+        models=models,
     )
     outputs = comp.run(tctx, values, inputs)
     missing = [o for o in task.outputs if o not in outputs]

@@ -144,7 +144,7 @@ def test_a_model_of_another_role_is_refused(demo, trained, tmp_path):
     }
     pfile = tmp_path / "wrong.yaml"
     pfile.write_text(yaml.safe_dump(job))
-    with pytest.raises(PartyFailed, match="is the host's model, this party is the guest"):
+    with pytest.raises(PartyFailed, match="holds the host's model, this party is the guest"):
         run_job(load_job(pfile), tmp_path / "out")
 
 

@@ -149,6 +149,7 @@ class TaskContext:
         insecure: bool = False,
         on_event: Callable[[Event], None] | None = None,
         tables: Mapping[str, Mapping[str, Any]] | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         self.fed = fed
         self.task = task
@@ -160,6 +161,8 @@ class TaskContext:
         self._on_event = on_event
         # the site's registered tables, "namespace.name" -> {"path", "id_column", "label_column"}
         self.tables: Mapping[str, Mapping[str, Any]] = {} if tables is None else tables
+        # this party's models in the site's registry: "job_id/task" (or "job_id/task@vN") -> file
+        self.models: Mapping[str, str] = {} if models is None else models
         self._started = time.monotonic()
 
     # -- the federation API, unchanged --------------------------------------------------------
