@@ -102,6 +102,8 @@ def test_lr_job_runs_and_keeps_metrics_and_models(fed):
         "target": "evaluate",
         "input": "validate_data",
     } in dag["edges"]
+    svg = fed.guest.dag_svg(job["job_id"])
+    assert svg.startswith("<svg") and svg.count("<rect") == 7 and "coordinated_lr" in svg
     logs = fed.guest.logs(job["job_id"], task="lr")
     local = [e for e in logs["entries"] if e["local"]]
     remote = [e for e in logs["entries"] if not e["local"]]
@@ -201,6 +203,9 @@ def test_fate_pair_through_the_cli(fed, tmp_path, capsys):
     assert "secure_add_example_0" in out and "success" in out
     assert main(["job", "logs", job["job_id"], "--tail", "5", *site]) == 0
     assert "host 10000" in capsys.readouterr().out.replace("-", " ")
+    svg = tmp_path / "dag.svg"
+    assert main(["job", "dag", job["job_id"], "-o", str(svg), *site]) == 0
+    assert "secure_add_example_0" in svg.read_text()
 
 
 def test_lr_job_through_the_sdk_and_the_rest_api(fed, tmp_path):
@@ -215,7 +220,16 @@ def test_lr_job_through_the_sdk_and_the_rest_api(fed, tmp_path):
     assert job["state"] == "success"
     assert any(m["task"] == "lr" for m in handle.models())
     exported = handle.export_models(tmp_path / "models.atoll")
-    assert exported.stat().st_size > 0
+    # the file moves to another site's registry (a new machine for this party, say), once
+    imported = fed.host.import_models(exported)
+    assert {(m["task"], m["role"]) for m in imported} == {("lr", "guest"), ("scale", "guest")}
+    assert {(m["task"], m["role"]) for m in fed.host.models(handle.job_id)} >= {
+        ("lr", "guest"),
+        ("lr", "host"),
+    }
+    with pytest.raises(ApiError) as info:
+        fed.host.import_models(exported)
+    assert info.value.status == 409
 
     token = (fed.paths[GUEST].parent / "api-token").read_text().strip()
     api = fed.guest.url + "/v1"
@@ -271,3 +285,38 @@ def test_job_waits_for_a_site_that_is_down_and_survives_a_restart(fed):
         host.start()
     done = fed.guest.wait(job["job_id"], timeout=120)
     assert done["state"] == "success", (done, fed.logs())
+
+
+def test_independent_tasks_run_in_parallel_within_the_core_budget(fed):
+    toy = {"component": "toy_example", "parameters": {"data_num": 200, "partition": 2}}
+    spec = {
+        "name": "two-toys",
+        "parties": {"guest": GUEST, "host": [HOST]},
+        "tasks": {"a": toy, "b": {**toy, "role_parameters": {"guest": {"seed": 5}}}},
+    }
+    done = fed.guest.wait(fed.guest.submit(spec)["job_id"], timeout=120)
+    assert done["state"] == "success", done
+    at = {t["task"]: t for t in done["tasks"] if t["role"] == "guest"}
+    assert at["b"]["started_at"] < at["a"]["ended_at"]  # cores: 2, so both ran at once
+
+
+def test_site_stopped_mid_job_marks_its_tasks_interrupted(fed):
+    job = fed.guest.submit(lr_job(epochs=500))
+    wait_for(
+        lambda: any(
+            t["task"] == "lr" and t["state"] == "running" and t["role"] == "host"
+            for t in fed.guest.job(job["job_id"])["tasks"]
+        ),
+        timeout=120,
+        what="lr running at the host",
+    )
+    host = fed.sites[HOST]
+    assert host.stop() == 0
+    failed = wait_state(fed.guest, job["job_id"], {"failed"}, timeout=30)
+    assert failed["error"]["kind"] == "Interrupted"
+    assert f"site {HOST} stopped while the job ran" in failed["error"]["message"]
+    host.start()
+    at_host = fed.host.job(job["job_id"])
+    assert at_host["state"] == "failed"
+    assert {t["state"] for t in at_host["tasks"] if t["task"] == "lr"} == {"interrupted"}
+    assert {t["state"] for t in at_host["tasks"] if t["task"] == "evaluate"} <= {"canceled"}
