@@ -155,6 +155,8 @@ class LocalService:
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"timeout: {exc}")
         except PeerGoneError as exc:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"gone: {exc}")
+        except TransportError as exc:  # the job ended here, or the gateway closed
+            context.abort(grpc.StatusCode.CANCELLED, f"closed: {exc}")
         return self._stream(incoming, context)
 
     def _stream(self, incoming: Incoming, context: grpc.ServicerContext) -> Iterator[bytes]:
@@ -207,6 +209,8 @@ def _map_error(exc: grpc.RpcError, what: str) -> TransportError | UsageError:
         return UsageError(text)
     if word == "unreachable":
         return PeerGoneError(text)
+    if word == "closed":
+        return TransportError(text)
     return TransportError(f"local gateway failed {what}: {exc.code().name}: {details}")
 
 

@@ -48,6 +48,7 @@ from atoll.flow.store import (
     InvalidTransition,
     JobRecord,
     JobStore,
+    ModelRecord,
     NotFoundError,
     export_models,
     import_models,
@@ -296,12 +297,7 @@ class Site:
         return self.catalog.delete(namespace, name)
 
     def list_models(self, job_id: str | None = None) -> list[JSON]:
-        out = []
-        for m in self.store.list_models(job_id):
-            d = {k: getattr(m, k) for k in ("job_id", "task", "role", "party_id", "component")}
-            d.update(version=m.version, created_at=m.created_at.isoformat(), sha256=m.sha256)
-            out.append(d)
-        return out
+        return [_model_info(m) for m in self.store.list_models(job_id)]
 
     def export_models(self, job_id: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix="atoll-export-") as tmp:
@@ -313,19 +309,7 @@ class Site:
             path = Path(tmp) / "models.atoll"
             path.write_bytes(content)
             records = import_models(self.store, path)
-        return [
-            {
-                "job_id": r.job_id,
-                "task": r.task,
-                "role": r.role,
-                "party_id": r.party_id,
-                "component": r.component,
-                "version": r.version,
-                "created_at": r.created_at.isoformat(),
-                "sha256": r.sha256,
-            }
-            for r in records
-        ]
+        return [_model_info(r) for r in records]
 
     # -- control messages from partner sites ---------------------------------------------------
     def handle_control(self, party_id: int, kind: str, body: Any) -> Any:
@@ -470,39 +454,25 @@ class Site:
     ) -> None:
         role, pid = unit.party.role, unit.party.party_id
         self._apply_task_state(runner.job_id, unit.name, role, pid, state, seconds, error)
-        job = self.store.get_job(runner.job_id)
-        if not self._is_initiator(job) and job.initiator_party_id is not None:
-            self.outbox.send(
-                job.initiator_party_id,
-                "task_state",
-                {
-                    "job_id": runner.job_id,
-                    "task": unit.name,
-                    "role": role,
-                    "party_id": pid,
-                    "state": state,
-                    "seconds": seconds,
-                    "error": error,
-                },
-            )
+        self._report(runner, unit, {"state": state, "seconds": seconds, "error": error})
 
     def task_progress(self, runner: JobRunner, unit: Unit, event: JSON) -> None:
         progress = {k: event.get(k) for k in ("step", "total", "values")}
         role, pid = unit.party.role, unit.party.party_id
         self.store.set_task_progress(runner.job_id, unit.name, role, pid, progress)
+        self._report(runner, unit, {"progress": progress})
+
+    def _report(self, runner: JobRunner, unit: Unit, fields: JSON) -> None:
+        """Tell the job's initiator (if it is another site) about one of this site's tasks."""
         job = self.store.get_job(runner.job_id)
-        if not self._is_initiator(job) and job.initiator_party_id is not None:
-            self.outbox.send(
-                job.initiator_party_id,
-                "task_state",
-                {
-                    "job_id": runner.job_id,
-                    "task": unit.name,
-                    "role": role,
-                    "party_id": pid,
-                    "progress": progress,
-                },
-            )
+        if self._is_initiator(job) or job.initiator_party_id is None:
+            return
+        body = {"job_id": runner.job_id, "task": unit.name, "role": unit.party.role}
+        self.outbox.send(
+            job.initiator_party_id,
+            "task_state",
+            {**body, "party_id": unit.party.party_id, **fields},
+        )
 
     def task_succeeded(self, runner: JobRunner, unit: Unit, result: JSON) -> None:
         role, pid = unit.party.role, unit.party.party_id
@@ -889,6 +859,19 @@ _HANDLERS: dict[str, Callable[[Site, int, JSON], Any]] = {
     "task_state": Site._on_task_state,
     "part_done": Site._on_part_done,
 }
+
+
+def _model_info(m: ModelRecord) -> JSON:
+    return {
+        "job_id": m.job_id,
+        "task": m.task,
+        "role": m.role,
+        "party_id": m.party_id,
+        "component": m.component,
+        "version": m.version,
+        "created_at": m.created_at.isoformat(),
+        "sha256": m.sha256,
+    }
 
 
 def _with_descendants(spec: JobSpec, names: set[str]) -> set[str]:

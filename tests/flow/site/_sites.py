@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from atoll.cli.demo import write_demo_data
+from atoll.cli.demo import demo_job, write_demo_data
 from atoll.flow.client import SiteClient
 from atoll.flow.site.local import init_local_sites
 
@@ -147,48 +147,21 @@ class Federation:
 
 def lr_job(*, epochs: int = 3, key_bits: int = 1024, timeout: float = 600.0) -> dict[str, Any]:
     """The demo's vertical LR job on the uploaded tables, the arbiter at the host's site."""
-
-    def reader(split: str) -> dict[str, Any]:
-        return {
+    files = {f"{r}_{s}": f"{r}_{s}.csv" for r in ("guest", "host") for s in ("train", "test")}
+    job = demo_job(files, key_bits=key_bits, epochs=epochs, seed=7, workers=1)
+    for split in ("train", "test"):
+        job["tasks"][f"read_{split}"] = {
             "component": "reader",
             "role_parameters": {
                 "guest": {"table": f"demo.guest_{split}", "task": "binary"},
                 "host": {"table": f"demo.host_{split}"},
             },
         }
-
-    return {
-        "name": "sites-lr",
-        "parties": {"guest": GUEST, "host": [HOST], "arbiter": HOST},
-        "options": {"timeout": timeout},
-        "tasks": {
-            "read_train": reader("train"),
-            "psi_train": {"component": "psi", "inputs": {"data": "read_train.data"}},
-            "read_test": reader("test"),
-            "psi_test": {"component": "psi", "inputs": {"data": "read_test.data"}},
-            "scale": {
-                "component": "feature_scale",
-                "inputs": {"train_data": "psi_train.data", "test_data": "psi_test.data"},
-            },
-            "lr": {
-                "component": "coordinated_lr",
-                "inputs": {"train_data": "scale.train_data", "test_data": "scale.test_data"},
-                "parameters": {
-                    "epochs": epochs,
-                    "batch_size": 240,
-                    "optimizer": "rmsprop",
-                    "learning_rate": 0.15,
-                    "alpha": 0.01,
-                    "seed": 7,
-                    "key_bits": key_bits,
-                },
-            },
-            "evaluate": {
-                "component": "evaluation",
-                "inputs": {"data": "lr.train_output_data", "validate_data": "lr.test_output_data"},
-            },
-        },
-    }
+    job["name"] = "sites-lr"
+    job["parties"] = {"guest": GUEST, "host": [HOST], "arbiter": HOST}
+    job["options"] = {"timeout": timeout}
+    job["tasks"]["evaluate"]["parameters"] = {}
+    return job
 
 
 def wait_state(
