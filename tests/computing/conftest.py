@@ -18,6 +18,25 @@ import pytest
 from atoll.computing import ComputingSession, open_session
 
 
+def _spark_missing() -> str | None:
+    """Why the Spark backend cannot run here, or None if it can."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'atoll[spark]')"
+    from atoll.computing.spark import unavailable
+
+    return unavailable()
+
+
+SPARK_MISSING = _spark_missing()
+#: Marks for a test that needs Spark: skipped, with the reason, where it cannot run.
+SPARK_MARKS = [
+    pytest.mark.multiprocess,
+    pytest.mark.skipif(SPARK_MISSING is not None, reason=f"spark backend: {SPARK_MISSING}"),
+]
+
+
 @dataclasses.dataclass
 class Backend:
     """One backend under test.
@@ -44,6 +63,11 @@ _Spec = tuple[dict[str, Any], bool, list[pytest.MarkDecorator]]
 BACKENDS: dict[str, _Spec] = {
     "standalone-inline": ({"engine": "standalone", "workers": 1}, False, []),
     "standalone-2": ({"engine": "standalone", "workers": 2}, True, [pytest.mark.multiprocess]),
+    "spark-local2": (
+        {"engine": "spark", "master": "local[2]", "partitions": 2},
+        True,
+        SPARK_MARKS,
+    ),
 }
 
 
