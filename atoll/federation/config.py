@@ -14,6 +14,16 @@
                                      # var/9999/gateway.sock for this site's worker processes
     # local_socket: /run/atoll.sock  # optional: where worker processes reach the gateway
     # insecure: true                 # plaintext; only when every address is loopback
+    computing:                       # optional: where this site runs its Tables
+      engine: spark                  # standalone (the default) or spark
+      master: spark://10.0.0.9:7077  # spark only: the cluster (default local[*])
+      partitions: 8                  # spark only: default partitions of a new Table
+      workers: 4                     # standalone only: worker processes
+      options:                       # spark only: Spark conf, passed through unchanged
+        spark.executor.memory: 8g
+
+Every site chooses its computing engine on its own: one party may run its Tables on
+Spark while its partners stay on the standalone backend.
 
 Every error names the file and the field at fault (``site.yaml: routes.10000:
 ...``). Contradictory settings are refused: ``insecure: true`` with certificate
@@ -31,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from atoll.federation._errors import ConfigError
 
-__all__ = ["SiteConfig", "is_loopback", "load_site_config", "parse_address"]
+__all__ = ["ComputingConfig", "SiteConfig", "is_loopback", "load_site_config", "parse_address"]
 
 MiB = 1024 * 1024
 
@@ -64,6 +74,89 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+#: The computing engines a site may name (``computing.engine``).
+COMPUTING_ENGINES = ("standalone", "spark")
+
+
+class ComputingConfig(BaseModel):
+    """Where a site runs its Tables: ``engine`` and the settings of that engine.
+
+    ``standalone`` takes ``workers`` (worker processes; default: the job's). ``spark``
+    takes ``master`` (a Spark master URL: ``local[N]``, ``spark://host:port``, ``yarn``,
+    ...), ``partitions`` (default partitions of a new Table) and ``options`` (Spark conf
+    keys and values, e.g. ``spark.executor.memory: 8g``; passed on as strings); settings of
+    the other engine are refused rather than ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str = "standalone"
+    master: str | None = Field(default=None, min_length=1)
+    partitions: int | None = Field(default=None, ge=1, le=1_000_000)
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("engine")
+    @classmethod
+    def _check_engine(cls, v: str) -> str:
+        if v not in COMPUTING_ENGINES:
+            raise ValueError(f"must be one of {', '.join(COMPUTING_ENGINES)}, got {v!r}")
+        return v
+
+    @field_validator("options")
+    @classmethod
+    def _check_options(
+        cls, v: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        bad = [k for k in v if not k.strip()]
+        if bad:
+            raise ValueError("option names must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _check_engine_settings(self) -> ComputingConfig:
+        if self.engine == "standalone":
+            given = [
+                name
+                for name, value in (
+                    ("master", self.master),
+                    ("partitions", self.partitions),
+                    ("options", self.options or None),
+                )
+                if value is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: only for engine: spark (this site's engine is standalone)"
+                )
+        elif self.workers is not None:
+            raise ValueError(
+                "workers: only for engine: standalone (Spark's executors come from master "
+                "and options)"
+            )
+        return self
+
+    def session_kwargs(self, default_workers: int | None = None) -> dict[str, Any]:
+        """The keyword arguments for :func:`atoll.computing.open_session` (all but
+        ``data_dir``): ``engine``, then only the settings given; a standalone site without
+        ``workers`` gets ``default_workers`` (the job's)."""
+        out: dict[str, Any] = {"engine": self.engine}
+        workers = self.workers if self.workers is not None else default_workers
+        if self.engine == "standalone" and workers is not None:
+            out["workers"] = workers
+        if self.master is not None:
+            out["master"] = self.master
+        if self.partitions is not None:
+            out["partitions"] = self.partitions
+        if self.options:
+            # Spark's conf is strings; YAML's true/false become Spark's "true"/"false"
+            out["conf"] = {
+                k: (str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in self.options.items()
+            }
+        return out
+
+
 class SiteConfig(BaseModel):
     """One site: the party it serves, where it listens, its TLS files and its routes."""
 
@@ -84,6 +177,7 @@ class SiteConfig(BaseModel):
     get_timeout: float = Field(default=600.0, gt=0)
     gone_grace: float = Field(default=3.0, ge=0)
     send_retry_for: float = Field(default=30.0, gt=0)
+    computing: ComputingConfig = Field(default_factory=ComputingConfig)
 
     @field_validator("listen")
     @classmethod

@@ -35,7 +35,7 @@ from atoll.computing import open_session
 from atoll.federation._context import JobOptions
 from atoll.federation._errors import FederationError, UsageError
 from atoll.federation._party import JobParties, Party
-from atoll.federation.config import load_site_config
+from atoll.federation.config import ComputingConfig, load_site_config
 from atoll.federation.grpc_gateway import Gateway
 from atoll.federation.throwaway import make_throwaway_federation
 from atoll.federation.transcript import Transcript
@@ -79,11 +79,14 @@ def run_local_job(
     log_level: int = logging.INFO,
     transcript: bool = False,
     on_event: Callable[[Party, Any], None] | None = None,
+    computing: Mapping[Party, Mapping[str, Any]] | None = None,
 ) -> dict[Party, PartyOutcome]:
     """Run ``target(ctx, params[party])`` on every party, each in its own process.
 
     ``workers`` is the number of computing worker processes per site (1 runs
-    inline). With ``transcript=True`` each outcome lists what that party sent
+    inline). ``computing`` gives some parties a computing config of their own (the
+    ``computing:`` section of a site config, e.g. ``{host: {"engine": "spark",
+    "master": "local[2]"}}``); the others use the standalone backend. With ``transcript=True`` each outcome lists what that party sent
     and received (name, tag, payload summary, bytes). A party function may call
     :func:`emit_event` (progress, say); ``on_event(party, event)`` receives each
     event in the launcher as it happens. Returns each party's outcome; raises
@@ -96,6 +99,7 @@ def run_local_job(
     missing = [str(p) for p in parties if p not in params]
     if missing:
         raise UsageError(f"no parameters for {', '.join(missing)}")
+    per_party = _computing_configs(parties, computing)
     spec = codec.encode(
         {
             "guest": None if parties.guest is None else parties.guest.party_id,
@@ -110,7 +114,7 @@ def run_local_job(
     )
     with tempfile.TemporaryDirectory(prefix="atoll-job-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        configs = make_throwaway_federation(root, ids, insecure=insecure)
+        configs = make_throwaway_federation(root, ids, insecure=insecure, per_party=per_party)
         ctx = mp.get_context("spawn")
         procs: dict[Party, tuple[Any, Connection]] = {}
         for party in parties:
@@ -144,6 +148,31 @@ def run_local_job(
                     proc.kill()
                     proc.join()
                 conn.close()
+
+
+def _computing_configs(
+    parties: JobParties, computing: Mapping[Party, Mapping[str, Any]] | None
+) -> dict[int, dict[str, Any]]:
+    """Each named party's ``computing:`` site setting, validated here (so a bad one fails
+    before any process starts, naming the party and the field)."""
+    from pydantic import ValidationError
+
+    out: dict[int, dict[str, Any]] = {}
+    members = set(parties)
+    for party, cfg in (computing or {}).items():
+        if party not in members:
+            raise UsageError(f"computing: {party} is not a party of this job")
+        try:
+            valid = ComputingConfig.model_validate(dict(cfg))
+        except ValidationError as exc:
+            errors = "; ".join(
+                f"{'.'.join(str(p) for p in ('computing', *e['loc']))}: "
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            )
+            raise UsageError(f"{party}: {errors}") from None
+        out[party.party_id] = {"computing": valid.model_dump(exclude_defaults=True)}
+    return out
 
 
 def _collect(
@@ -237,9 +266,10 @@ def _party_main(
         config = load_site_config(config_path)
         parties = JobParties.of(guest=spec["guest"], hosts=spec["hosts"], arbiter=spec["arbiter"])
         data_dir = Path(config_path).parent / "var" / "tables"
+        session_kwargs = config.computing.session_kwargs(spec["workers"])
         with (
             Gateway(config) as gateway,
-            open_session(data_dir=data_dir, workers=spec["workers"]) as session,
+            open_session(data_dir=data_dir, **session_kwargs) as session,
         ):
             record = Transcript() if spec["transcript"] else None
             ctx = gateway.context(

@@ -36,11 +36,14 @@ def make_throwaway_federation(
     host: str = "127.0.0.1",
     insecure: bool = False,
     extra: Mapping[str, Any] | None = None,
+    per_party: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[int, Path]:
     """Write ``root/site-<id>/site.yaml`` for each party, every site routing to every other.
 
     With ``insecure=False`` (the default) a CA is created in ``root/ca`` and each
-    site gets its own certificate; ``insecure=True`` is for loopback only.
+    site gets its own certificate; ``insecure=True`` is for loopback only. ``extra``
+    adds settings to every site's config, ``per_party`` to one site's (by party id,
+    after ``extra``), e.g. ``{10000: {"computing": {"engine": "spark"}}}``.
     """
     base = Path(root)
     ports = {pid: free_port(host) for pid in party_ids}
@@ -65,6 +68,7 @@ def make_throwaway_federation(
                 cert=f"certs/party-{pid}.crt", key=f"certs/party-{pid}.key", ca="certs/ca.crt"
             )
         cfg.update(extra or {})
+        cfg.update((per_party or {}).get(pid, {}))
         path = site / "site.yaml"
         path.write_text(yaml.safe_dump(cfg))
         out[pid] = path

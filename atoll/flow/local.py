@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,14 @@ def run_job(
     on_event: Callable[[Party, Any], None] | None = None,
     log_level: int = logging.WARNING,
     store: JobStore | None = None,
+    computing: Mapping[Party, Mapping[str, Any]] | None = None,
 ) -> JobResult:
-    """Run ``spec`` with every party on this machine; raises :class:`PartyFailed` if one fails."""
+    """Run ``spec`` with every party on this machine; raises :class:`PartyFailed` if one fails.
+
+    ``computing`` gives some parties their own computing engine, as a site's
+    ``computing:`` setting does (``{host: {"engine": "spark", "master": "local[2]"}}``);
+    the others run their Tables on the standalone backend.
+    """
     import time
 
     plans = plan_job(spec, spec.name)
@@ -103,6 +109,7 @@ def run_job(
             transcript=transcript,
             on_event=on_event,
             log_level=log_level,
+            computing=computing,
         )
     except PartyFailed as exc:
         status.update(

@@ -208,6 +208,7 @@ class JobRunner(threading.Thread):
             tables=self.tables,
             models=self.site.registry_models(self.job_id, unit),
             log_level=logging.INFO,
+            computing=cfg.site.computing.model_dump(exclude_defaults=True),
         )
         ctx = mp.get_context("spawn")
         mine, theirs = ctx.Pipe()

@@ -27,6 +27,7 @@ from typing import Any
 from atoll import codec
 from atoll.computing import open_session
 from atoll.federation import Context, JobOptions, JobParties, LocalTransport, Party
+from atoll.federation.config import ComputingConfig
 from atoll.flow.party import load_output, run_task, store_outputs
 from atoll.flow.spec import TaskPlan
 from atoll.ml.data import write_atomic
@@ -53,6 +54,8 @@ class TaskOrder:
     tables: dict[str, dict[str, Any]]  # resolved named tables: "ns.name" -> path, columns
     models: dict[str, str]  # this party's registered models: "job_id/task[@vN]" -> file
     log_level: int = logging.INFO
+    #: the site's ``computing:`` setting (engine and its options; empty: standalone)
+    computing: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,7 +104,10 @@ def task_main(conn: Connection, order_data: dict[str, Any]) -> None:
         transport = LocalTransport(
             order.socket, party_id=order.party_id, chunk_size=order.chunk_size
         )
-        with open_session(data_dir=order.tables_dir, workers=order.workers) as session:
+        session_kwargs = ComputingConfig.model_validate(order.computing).session_kwargs(
+            order.workers
+        )
+        with open_session(data_dir=order.tables_dir, **session_kwargs) as session:
             ctx = Context(
                 job_id=order.fed_job_id,
                 local=Party(order.role, order.party_id),
