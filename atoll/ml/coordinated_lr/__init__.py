@@ -57,6 +57,13 @@ error after 30 epochs on breast-cancer against 40 fractional bits; seconds per c
     max |coef error|      5e-4     4e-5     1.8e-6         8e-9
     s per column          0.17     0.32     0.38           0.50
 
+Where a host computes: with ``host_compute='local'`` (the default) its encryptions and its
+gradient ``[[d]]^T X_h`` run in its own process (``workers`` processes for the HE layer); with
+``host_compute='table'`` its encoded features live in a Table of its computing session and
+both run as Table work, partition by partition, on whatever engine the site's
+``computing:`` setting names (standalone or Spark; :mod:`._table`). The messages and the
+model are the same either way (the gradient's ciphertexts are the same integers).
+
 Who learns what (each role module lists exactly what it receives): the guest learns its own
 gradient and the loss; each host its own gradient and the loss; the arbiter the loss (and the
 global weight change with ``early_stop='weight_diff'``). Predictions

@@ -50,6 +50,8 @@ SCALE_FRAC_BITS = 40
 #: Statistical security of the gradient masks: ``g + r`` with ``r`` uniform on
 #: ``[0, 2^(bits(bound) + MASK_BITS))`` is within ``2^-MASK_BITS`` of independent of ``g``.
 MASK_BITS = 64
+#: Where a host computes its encryptions and encrypted gradients (``host_compute``).
+HOST_COMPUTES = ("local", "table")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,13 @@ class CoordinatedLRParams:
       cost of the multi-exponentiation grows with the exponents' bits).
     * ``shuffle``: a new row order for the mini-batches of every epoch (a full batch is
       never shuffled: its gradient does not depend on the order).
+    * ``host_compute`` (a host's own choice; the other roles ignore it): ``local`` does the
+      host's encryption and encrypted gradient in this process (with ``workers``);
+      ``table`` keeps the host's encoded features in a Table of its computing session
+      (standalone or Spark, as the site is configured) and runs the forward encryption and
+      the gradient ``[[d]]^T X`` as Table work, partition by partition
+      (:mod:`atoll.ml.coordinated_lr._table`). Both give the same integers, so the same
+      model; without a computing session ``table`` falls back to ``local`` with a warning.
     """
 
     epochs: int = 20
@@ -101,6 +110,7 @@ class CoordinatedLRParams:
     workers: int = 1
     feature_frac_bits: int = 16
     shuffle: bool = True
+    host_compute: str = "local"
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -156,6 +166,8 @@ class CoordinatedLRParams:
             raise bad("feature_frac_bits", "must be an int in [0, 52]")
         if not isinstance(self.shuffle, bool):
             raise bad("shuffle", "must be a bool")
+        if self.host_compute not in HOST_COMPUTES:
+            raise bad("host_compute", f"must be one of {HOST_COMPUTES}")
 
     def shared(self) -> dict[str, Any]:
         """The parameters every role must agree on (the guest sends them for checking)."""

@@ -24,12 +24,14 @@ feature count (a warning is logged otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
 import numpy as np
 
-from atoll.crypto.he import EncryptedVector, vector_from_message, vector_to_message
+from atoll.computing import ComputingSession
+from atoll.crypto.he import EncryptedVector, PublicKey, vector_from_message, vector_to_message
 from atoll.federation import Context
 from atoll.ml.coordinated_lr._common import (
     BATCH_ORDER,
@@ -63,6 +65,7 @@ from atoll.ml.coordinated_lr._common import (
     sum_vectors,
     unmask,
 )
+from atoll.ml.coordinated_lr._table import TableHost
 
 __all__ = ["host", "predict_host"]
 
@@ -85,10 +88,7 @@ def host(
     x = check_features(x, f"{what} x")
     n, k = x.shape
     w, _ = initial_weights(params, k, "host", warm_start, what)
-    opt = params.optimizer_for()
-    fb = params.feature_frac_bits
-    xe = encode_features(x, fb, f"{what} x")
-    workers = params.workers
+    xe = encode_features(x, params.feature_frac_bits, f"{what} x")
     me = ctx.hosts.members.index(ctx.local)
 
     pk = receive_public_key(ctx, params, what)
@@ -113,6 +113,61 @@ def host(
             k,
         )
 
+    with contextlib.ExitStack() as stack:
+        table = _table_host(ctx, params, xe, pk, what)
+        compute: TableHost | np.ndarray = xe
+        if table is not None:
+            compute = stack.enter_context(table)
+            del xe  # the encoded rows live in the Table now
+        w, history, converged, epochs_run = _train(
+            ctx, x, compute, w, params, pk, nb, me, what, on_epoch
+        )
+
+    model = LRModel("host", w.copy(), 0.0, params.fit_intercept)
+    return TrainResult(model, history, epochs_run, converged, time.perf_counter() - t0)
+
+
+def _table_host(
+    ctx: Context, params: CoordinatedLRParams, xe: np.ndarray, pk: PublicKey, what: str
+) -> TableHost | None:
+    """The Table-backed host (``host_compute='table'`` with a computing session), or None."""
+    if params.host_compute != "table":
+        return None
+    session = ctx.computing
+    if not isinstance(session, ComputingSession):
+        log.warning(
+            "%s: host_compute='table' but this party has no computing session; "
+            "computing in process",
+            what,
+        )
+        return None
+    log.info(
+        "%s: features in a Table on the %s backend (%d partitions)",
+        what,
+        session.engine,
+        session.default_partitions,
+    )
+    return TableHost(session, xe, pk, name=f"clr-host-{ctx.party_id}")
+
+
+def _train(
+    ctx: Context,
+    x: np.ndarray,
+    compute: TableHost | np.ndarray,
+    w: np.ndarray,
+    params: CoordinatedLRParams,
+    pk: PublicKey,
+    nb: int,
+    me: int,
+    what: str,
+    on_epoch: EpochCallback | None,
+) -> tuple[np.ndarray, list[float], bool, int]:
+    """The epochs: (final weights, loss history, converged, epochs run). ``compute``: the
+    encoded features in process (an int64 matrix) or in a Table."""
+    n = x.shape[0]
+    opt = params.optimizer_for()
+    fb = params.feature_frac_bits
+    workers = params.workers
     history: list[float] = []
     converged = False
     epochs_run = 0
@@ -126,14 +181,14 @@ def host(
         w_start = w.copy()
         for bi, (lo, hi) in enumerate(batch_bounds(n, nb)):
             bctx = ectx.sub("batch", bi)
-            if order is None:
-                xb, xeb = x, xe
-            else:
-                idx = order[lo:hi]
-                xb, xeb = x[idx], xe[idx]
+            idx = None if order is None else order[lo:hi]
+            xb = x if idx is None else x[idx]
             bs = xb.shape[0]
             qv = 0.25 * (xb @ w)
-            enc = EncryptedVector.encrypt(pk, qv, frac_bits=RESIDUAL_FRAC_BITS, workers=workers)
+            if isinstance(compute, TableHost):
+                enc = compute.encrypt(qv, RESIDUAL_FRAC_BITS)
+            else:
+                enc = EncryptedVector.encrypt(pk, qv, frac_bits=RESIDUAL_FRAC_BITS, workers=workers)
             bctx.guest.put(HOST_FORWARD, vector_to_message(enc, workers=workers))
             own = 2.0 / bs * float(qv @ qv) + opt.penalty_loss(w)
             bctx.guest.put(HOST_LOSS, vector_to_message(encrypt_scalar(pk, own)))
@@ -148,7 +203,10 @@ def host(
             d = vector_from_message(bctx.guest.get(RESIDUAL), pk)
             if len(d) != bs:
                 raise ValueError(f"{what}: the guest's residual has {len(d)} rows, batch {bs}")
-            g = d.vecmat(xeb, workers=workers)
+            if isinstance(compute, TableHost):
+                g = compute.gradient(d, idx)
+            else:
+                g = d.vecmat(compute if idx is None else compute[idx], workers=workers)
             masked, rs = mask(g)
             bctx.arbiter.put(ENC_MASKED_GRADIENT, vector_to_message(masked, workers=workers))
             grad = unmask(bctx.arbiter.get(MASKED_GRADIENT), rs, g.frac_bits + fb, what)
@@ -165,9 +223,7 @@ def host(
         if end["stop"]:
             converged = True
             break
-
-    model = LRModel("host", w.copy(), 0.0, params.fit_intercept)
-    return TrainResult(model, history, epochs_run, converged, time.perf_counter() - t0)
+    return w, history, converged, epochs_run
 
 
 def predict_host(ctx: Context, x: np.ndarray, model: LRModel) -> None:
