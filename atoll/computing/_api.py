@@ -270,7 +270,6 @@ class ComputingSession(abc.ABC):
     def default_partitions(self) -> int:
         """Partitions used when ``parallelize`` or ``writer`` is not told."""
 
-    @abc.abstractmethod
     def parallelize(
         self,
         rows: Iterable[Row] | Mapping[Any, Any],
@@ -279,6 +278,11 @@ class ComputingSession(abc.ABC):
     ) -> Table:
         """A Table of ``rows`` (``(key, value)`` pairs, or a mapping). Duplicate keys:
         the last wins. ``name`` only labels the Table in error messages."""
+        unique = isinstance(rows, Mapping)  # a mapping's keys are unique already
+        items: Iterable[Row] = rows.items() if isinstance(rows, Mapping) else rows
+        with self.writer(partitions, name=name, unique_keys=unique) as writer:
+            writer.put_all(items)
+            return writer.commit()
 
     @abc.abstractmethod
     def load(self, namespace: str, name: str) -> Table:

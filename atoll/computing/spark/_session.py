@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from atoll.computing._api import ComputingSession, Row, Table, TableWriter
+from atoll.computing._checks import check_partitions, check_table_name
 from atoll.computing._errors import (
     ComputingError,
     InvalidArgumentError,
@@ -31,7 +32,6 @@ from atoll.computing.spark._storage import Warehouse
 from atoll.computing.spark._table import SparkTable, materialize
 from atoll.computing.standalone._partitioner import key_hashes
 from atoll.computing.standalone._storage import BLOCK_ROWS
-from atoll.computing.standalone._table import check_partitions, check_table_name
 
 __all__ = ["CHECKPOINT_CONF", "WAREHOUSE_CONF", "SparkComputingSession", "SparkWriter"]
 
@@ -143,18 +143,6 @@ class SparkComputingSession(ComputingSession):
             self.release(self._forgotten.pop())
 
     # ------------------------------------------------------------------ API
-
-    def parallelize(
-        self,
-        rows: Iterable[Row] | Mapping[Any, Any],
-        partitions: int | None = None,
-        name: str | None = None,
-    ) -> Table:
-        unique = isinstance(rows, Mapping)
-        items: Iterable[Row] = rows.items() if isinstance(rows, Mapping) else rows
-        with self.writer(partitions, name=name, unique_keys=unique) as writer:
-            writer.put_all(items)
-            return writer.commit()
 
     def writer(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from pyspark.accumulators import AccumulatorParam
 
 from atoll.codec import decode
 from atoll.computing._api import Row, Table
+from atoll.computing._checks import check_table_name
 from atoll.computing._errors import (
     InvalidArgumentError,
     SessionClosedError,
@@ -28,9 +29,9 @@ from atoll.computing._errors import (
     TableNotFoundError,
     TaskError,
 )
+from atoll.computing._shuffled import ShuffledTable
 from atoll.computing.spark import _partition_ops as ops
 from atoll.computing.spark._jobs import check_function, run_job
-from atoll.computing.standalone._table import check_partitions, check_table_name
 
 if TYPE_CHECKING:
     from atoll.computing.spark._session import SparkComputingSession
@@ -77,7 +78,7 @@ class _PartitionCounts(AccumulatorParam):
         return a
 
 
-class SparkTable(Table):
+class SparkTable(ShuffledTable):
     """Rows in a persisted RDD of ``(rows, codec block)`` elements (see :mod:`._partition_ops`)."""
 
     def __init__(
@@ -333,26 +334,6 @@ class SparkTable(Table):
         return acc
 
     # ------------------------------------------------------------------ shuffles
-
-    def map(self, func: Callable[[Any, Any], tuple[Any, Any]]) -> Table:
-        return self._shuffle("map", "map", func)
-
-    def flat_map(self, func: Callable[[Any, Any], Iterable[tuple[Any, Any]]]) -> Table:
-        return self._shuffle("flat_map", "flat_map", func)
-
-    def map_partitions(self, func: Callable[[Iterator[Row]], Iterable[Row]]) -> Table:
-        return self._shuffle("map_partitions", "map_partitions", func)
-
-    def map_reduce_partitions(
-        self,
-        mapper: Callable[[Iterator[Row]], Iterable[Row]],
-        reducer: Callable[[Any, Any], Any],
-    ) -> Table:
-        return self._shuffle("map_reduce_partitions", "map_reduce", mapper, reducer=reducer)
-
-    def repartition(self, partitions: int) -> Table:
-        check_partitions(partitions)
-        return self._shuffle("repartition", "identity", partitions=partitions, dedupe=False)
 
     # ------------------------------------------------------------------ two tables
 

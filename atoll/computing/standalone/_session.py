@@ -17,14 +17,14 @@ import shutil
 import socket
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from atoll.codec import CodecError, decode
 from atoll.computing._api import ComputingSession, Row, Table, TableWriter
+from atoll.computing._checks import check_partitions, check_table_name
 from atoll.computing._errors import (
     ComputingError,
     InvalidArgumentError,
@@ -35,13 +35,7 @@ from atoll.computing._errors import (
 from atoll.computing.standalone import _storage
 from atoll.computing.standalone._executor import Executor, make_executor
 from atoll.computing.standalone._partitioner import PARTITIONER_VERSION
-from atoll.computing.standalone._table import (
-    META_FILE,
-    META_FORMAT,
-    StandaloneTable,
-    check_partitions,
-    check_table_name,
-)
+from atoll.computing.standalone._table import META_FILE, META_FORMAT, StandaloneTable
 from atoll.computing.standalone._tasks import Task, scatter
 
 __all__ = ["StandaloneSession", "StandaloneWriter"]
@@ -164,18 +158,6 @@ class StandaloneSession(ComputingSession):
             _storage.remove_env(self._forgotten.pop())
 
     # ------------------------------------------------------------------ API
-
-    def parallelize(
-        self,
-        rows: Iterable[Row] | Mapping[Any, Any],
-        partitions: int | None = None,
-        name: str | None = None,
-    ) -> Table:
-        unique = isinstance(rows, Mapping)
-        items: Iterable[Row] = rows.items() if isinstance(rows, Mapping) else rows
-        with self.writer(partitions, name=name, unique_keys=unique) as writer:
-            writer.put_all(items)
-            return writer.commit()
 
     def writer(
         self,

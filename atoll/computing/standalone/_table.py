@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from atoll.codec import encode
 from atoll.computing._api import Row, Table
+from atoll.computing._checks import check_table_name
 from atoll.computing._errors import (
     InvalidArgumentError,
     SessionClosedError,
@@ -20,6 +20,7 @@ from atoll.computing._errors import (
     TableNotFoundError,
     TaskError,
 )
+from atoll.computing._shuffled import ShuffledTable
 from atoll.computing.standalone import _storage
 from atoll.computing.standalone._partitioner import PARTITIONER_VERSION
 from atoll.computing.standalone._tasks import ReduceResult, Task
@@ -27,32 +28,13 @@ from atoll.computing.standalone._tasks import ReduceResult, Task
 if TYPE_CHECKING:
     from atoll.computing.standalone._session import StandaloneSession
 
-__all__ = ["META_FILE", "StandaloneTable", "check_partitions", "check_table_name"]
+__all__ = ["META_FILE", "StandaloneTable"]
 
 META_FILE = "meta.atoll"
 META_FORMAT = 1
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
 
-def check_table_name(what: str, value: object) -> str:
-    """Validate a namespace or name: it becomes a directory name."""
-    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-        raise InvalidArgumentError(
-            f"{what} {value!r} is not allowed: use 1 to 200 letters, digits, '_', '.' or '-', "
-            "not starting with '.' or '-'"
-        )
-    return value
-
-
-def check_partitions(value: object, what: str = "partitions") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(f"{what} must be an int >= 1, got {value!r}")
-    if value >= 1 << 31:
-        raise InvalidArgumentError(f"{what} must be below 2**31, got {value!r}")
-    return value
-
-
-class StandaloneTable(Table):
+class StandaloneTable(ShuffledTable):
     """A Table stored in one LMDB environment at ``path``.
 
     Temporary Tables live under the session's temporary directory and disappear
@@ -368,26 +350,6 @@ class StandaloneTable(Table):
         return acc
 
     # ------------------------------------------------------------------ shuffles
-
-    def map(self, func: Callable[[Any, Any], tuple[Any, Any]]) -> Table:
-        return self._shuffle("map", "map", func)
-
-    def flat_map(self, func: Callable[[Any, Any], Iterable[tuple[Any, Any]]]) -> Table:
-        return self._shuffle("flat_map", "flat_map", func)
-
-    def map_partitions(self, func: Callable[[Iterator[Row]], Iterable[Row]]) -> Table:
-        return self._shuffle("map_partitions", "map_partitions", func)
-
-    def map_reduce_partitions(
-        self,
-        mapper: Callable[[Iterator[Row]], Iterable[Row]],
-        reducer: Callable[[Any, Any], Any],
-    ) -> Table:
-        return self._shuffle("map_reduce_partitions", "map_reduce", mapper, reducer=reducer)
-
-    def repartition(self, partitions: int) -> Table:
-        check_partitions(partitions)
-        return self._shuffle("repartition", "identity", partitions=partitions, dedupe=False)
 
     # ------------------------------------------------------------------ two tables
 
