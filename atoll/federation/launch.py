@@ -267,9 +267,11 @@ def _party_main(
         parties = JobParties.of(guest=spec["guest"], hosts=spec["hosts"], arbiter=spec["arbiter"])
         data_dir = Path(config_path).parent / "var" / "tables"
         session_kwargs = config.computing.session_kwargs(spec["workers"])
+        # the computing session first: a Spark session starts its JVM as a child process,
+        # and forking while gRPC's threads run (the gateway's) can kill that child
         with (
-            Gateway(config) as gateway,
             open_session(data_dir=data_dir, **session_kwargs) as session,
+            Gateway(config) as gateway,
         ):
             record = Transcript() if spec["transcript"] else None
             ctx = gateway.context(

@@ -101,13 +101,15 @@ def task_main(conn: Connection, order_data: dict[str, Any]) -> None:
             hosts=order.parties["hosts"],
             arbiter=order.parties["arbiter"],
         )
-        transport = LocalTransport(
-            order.socket, party_id=order.party_id, chunk_size=order.chunk_size
-        )
         session_kwargs = ComputingConfig.model_validate(order.computing).session_kwargs(
             order.workers
         )
+        # the session before any gRPC channel: a Spark session forks its JVM, and a fork
+        # while gRPC's threads run can kill that child
         with open_session(data_dir=order.tables_dir, **session_kwargs) as session:
+            transport = LocalTransport(
+                order.socket, party_id=order.party_id, chunk_size=order.chunk_size
+            )
             ctx = Context(
                 job_id=order.fed_job_id,
                 local=Party(order.role, order.party_id),
