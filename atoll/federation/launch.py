@@ -40,7 +40,14 @@ from atoll.federation.grpc_gateway import Gateway
 from atoll.federation.throwaway import make_throwaway_federation
 from atoll.federation.transcript import Transcript
 
-__all__ = ["PartyFailed", "PartyOutcome", "emit_event", "run_local_job"]
+__all__ = [
+    "PartyFailed",
+    "PartyOutcome",
+    "emit_event",
+    "exit_with_parent",
+    "run_exit_handlers",
+    "run_local_job",
+]
 
 log = logging.getLogger("atoll.launch")
 
@@ -259,7 +266,7 @@ def _party_main(
     start = time.perf_counter()
     global _emit_conn
     _emit_conn = conn
-    _exit_with_launcher()
+    exit_with_parent()
     try:
         params = codec.decode(conn.recv_bytes())
         fn = _resolve(target)
@@ -291,17 +298,17 @@ def _party_main(
             with _emit_lock:
                 conn.send_bytes(reply_bytes)
             _wait_for_stop(conn)
-        _run_exit_handlers()
+        run_exit_handlers()
     except BaseException as exc:  # report every failure to the launcher, then exit non-zero
         with contextlib.suppress(OSError):
             conn.send_bytes(
                 codec.encode({"error": [type(exc).__name__, str(exc), traceback.format_exc()]})
             )
-        _run_exit_handlers()
+        run_exit_handlers()
         os._exit(1)
 
 
-def _run_exit_handlers() -> None:
+def run_exit_handlers() -> None:
     """Run the ``atexit`` handlers now, as a program's exit would.
 
     A multiprocessing child never runs them: when its target returns it joins its own
@@ -313,8 +320,8 @@ def _run_exit_handlers() -> None:
         atexit._run_exitfuncs()
 
 
-def _exit_with_launcher(interval: float = 1.0) -> None:
-    """Exit this party process if the launcher dies (killed, crashed), so that no party is
+def exit_with_parent(interval: float = 1.0) -> None:
+    """Exit this process if its parent (the launcher, or a site) dies, so that no party is
     left behind waiting on a peer that will never answer."""
     launcher = os.getppid()
 

@@ -11,7 +11,6 @@ Its log lines go to ``task.log`` beside its outputs.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import json
@@ -28,6 +27,7 @@ from atoll import codec
 from atoll.computing import open_session
 from atoll.federation import Context, JobOptions, JobParties, LocalTransport, Party
 from atoll.federation.config import ComputingConfig
+from atoll.federation.launch import exit_with_parent, run_exit_handlers
 from atoll.flow.party import load_output, run_task, store_outputs
 from atoll.flow.spec import TaskPlan
 from atoll.ml.data import write_atomic
@@ -84,7 +84,7 @@ def task_main(conn: Connection, order_data: dict[str, Any]) -> None:
         with lock, contextlib.suppress(OSError):
             conn.send_bytes(data)
 
-    _exit_with_site()
+    exit_with_parent()
     start = time.perf_counter()
     log = logging.getLogger("atoll.flow.task")
     log.info("task %s (%s) starting, job %s", plan.name, plan.component, order.fed_job_id)
@@ -142,22 +142,7 @@ def task_main(conn: Connection, order_data: dict[str, Any]) -> None:
         log.error("task %s failed: %s", plan.name, traceback.format_exc())
         send({"error": [type(exc).__name__, str(exc), traceback.format_exc()]})
         handler.flush()
-        with contextlib.suppress(Exception):
-            atexit._run_exitfuncs()
+        run_exit_handlers()
         os._exit(1)
     handler.flush()
-    with contextlib.suppress(Exception):
-        atexit._run_exitfuncs()  # a spawned child skips them; the HE pool needs them
-
-
-def _exit_with_site(interval: float = 1.0) -> None:
-    """Exit if the site's process dies, so no task is left waiting on peers forever."""
-    site = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != site:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="atoll-site-watch", daemon=True).start()
+    run_exit_handlers()  # a spawned child skips them; the HE pool needs them
