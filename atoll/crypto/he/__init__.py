@@ -13,6 +13,11 @@ errors), :class:`EncryptedVector` (elementwise ops, sum, dot, ``M @ v`` and ``v 
 Pippenger multi-exponentiation, ``workers`` for process parallelism), :class:`Packer`
 (several bounded values per ciphertext).
 
+Speed: the hot loops (fixed-base encryption walks, Pippenger buckets, batched
+exponentiations) run in an optional native kernel (:mod:`._native`, AVX-512 IFMA, built
+with the system C compiler on first use and cached per user) where the CPU and a compiler
+allow, else in gmpy2; results are identical. ``ATOLL_NATIVE=0`` turns it off.
+
 Wire: keys and vectors convert to registered codec messages (:mod:`._wire`); private keys
 are secret messages the codec refuses to encode outside ``allow_secrets()``.
 

@@ -26,7 +26,7 @@ from gmpy2 import mpz
 
 from ._errors import CiphertextError, EncodingOverflowError, KeyMismatchError
 from ._rng import RandomSource, default_rng
-from .multiexp import multiexp_signed
+from .multiexp import multiexp_columns, multiexp_signed, powmod_many
 
 __all__ = ["PrivateKey", "PublicKey", "RandomnessPool", "security_bits"]
 
@@ -104,6 +104,13 @@ class PublicKey(ABC):
     def _plain_part(self, m: int) -> mpz:
         """The deterministic encryption of ``m`` with randomizer 1 (no range check)."""
 
+    def randomizers(self, count: int, rng: RandomSource | None = None) -> list[mpz]:
+        """``count`` fresh randomizers; schemes with a fixed-base table walk them as one batch
+        (the same values, in the same order of ``rng`` draws, as ``count`` calls of
+        :meth:`randomizer`)."""
+        r = default_rng(rng)
+        return [self.randomizer(r) for _ in range(count)]
+
     def encrypt(self, m: int, rng: RandomSource | None = None) -> mpz:
         """Encrypt the signed integer ``m`` (``|m| <= max_int``)."""
         return self._combine(self._plain_part(self.check_plaintext(m)), self.randomizer(rng))
@@ -117,9 +124,14 @@ class PublicKey(ABC):
         """Encrypt many integers; randomizers come from ``pool`` while it lasts."""
         ms = [self.check_plaintext(m) for m in ms]
         rs = pool.take(len(ms)) if pool is not None else []
+        out = [self._combine(self._plain_part(m), rr) for m, rr in zip(ms, rs, strict=False)]
         if len(rs) < len(ms):
-            r = default_rng(rng)
-            rs.extend(self.randomizer(r) for _ in range(len(ms) - len(rs)))
+            out.extend(self._encrypt_fresh(ms[len(rs) :], default_rng(rng)))
+        return out
+
+    def _encrypt_fresh(self, ms: list[int], rng: RandomSource) -> list[mpz]:
+        """Range-checked ``ms`` with fresh randomizers; schemes may fuse the two parts."""
+        rs = self.randomizers(len(ms), rng)
         return [self._combine(self._plain_part(m), rr) for m, rr in zip(ms, rs, strict=True)]
 
     def encrypt_deterministic(self, m: int) -> mpz:
@@ -152,6 +164,10 @@ class PublicKey(ABC):
             return self._plain_part(0)
         return gmpy2.powmod(c, k, self.modulus)
 
+    def mul_many(self, cs: Sequence[mpz], ks: Sequence[int]) -> list[mpz]:
+        """:meth:`mul` elementwise, as one batch of exponentiations."""
+        return powmod_many(cs, ks, self.modulus)
+
     def neg(self, c: mpz) -> mpz:
         """``Enc(a) -> Enc(-a)``."""
         return gmpy2.invert(c, self.modulus)
@@ -168,9 +184,19 @@ class PublicKey(ABC):
         """``Enc(a_i), k_i -> Enc(sum k_i a_i)`` by Pippenger multi-exponentiation."""
         return multiexp_signed(cs, ks, self.modulus)
 
+    def dot_columns(self, cs: Sequence[mpz], ks: np.ndarray) -> list[mpz]:
+        """:meth:`dot` of ``cs`` with every column of the ``(len(cs), m)`` matrix ``ks``
+        (the bases are prepared once for all columns)."""
+        return multiexp_columns(cs, ks, self.modulus)
+
     def rerandomize(self, c: mpz, rng: RandomSource | None = None) -> mpz:
         """A fresh-looking ciphertext of the same plaintext (do this before sending)."""
         return c * self.randomizer(rng) % self.modulus
+
+    def rerandomize_many(self, cs: Sequence[mpz], rng: RandomSource | None = None) -> list[mpz]:
+        """:meth:`rerandomize` for each of ``cs``, with one batch of randomizers."""
+        rs = self.randomizers(len(cs), rng)
+        return [self._combine(c, r) for c, r in zip(cs, rs, strict=True)]
 
     def identity(self) -> mpz:
         """The deterministic encryption of zero (neutral element of ``add``)."""
@@ -217,14 +243,21 @@ class PrivateKey(ABC):
 
     def decrypt(self, c: int) -> int:
         """The signed plaintext of ``c``; an overflowed result raises instead of wrapping."""
-        pk = self.public_key
-        c = pk.check_ciphertext(c)
-        if not pk.insecure and gmpy2.gcd(c, pk.n) != 1:  # type: ignore[attr-defined]
-            raise CiphertextError(f"ciphertext is not a unit modulo n of {pk!r}")
-        return self._signed(self._decrypt_raw(c))
+        return self.decrypt_many([c])[0]
 
     def decrypt_many(self, cs: Iterable[int]) -> list[int]:
-        return [self.decrypt(c) for c in cs]
+        """:meth:`decrypt` of each, with the exponentiations as one batch."""
+        pk = self.public_key
+        checked = [pk.check_ciphertext(c) for c in cs]
+        if not pk.insecure:
+            n = pk.n  # type: ignore[attr-defined]
+            for c in checked:
+                if gmpy2.gcd(c, n) != 1:
+                    raise CiphertextError(f"ciphertext is not a unit modulo n of {pk!r}")
+        return [self._signed(m) for m in self._decrypt_raw_many(checked)]
+
+    def _decrypt_raw_many(self, cs: list[mpz]) -> list[int]:
+        return [self._decrypt_raw(c) for c in cs]
 
     def _signed(self, m: int) -> int:
         mx = self.public_key.max_int
@@ -241,6 +274,10 @@ class PrivateKey(ABC):
     def encrypt(self, m: int, rng: RandomSource | None = None) -> mpz:
         """Owner-side encryption; schemes with a faster private path override it."""
         return self.public_key.encrypt(m, rng)
+
+    def encrypt_many(self, ms: Iterable[int], rng: RandomSource | None = None) -> list[mpz]:
+        """Owner-side encryption of many integers."""
+        return self.public_key.encrypt_many(ms, rng)
 
     def check_key(self, pk: PublicKey) -> None:
         if pk.fingerprint != self.public_key.fingerprint:
@@ -276,9 +313,7 @@ class RandomnessPool:
 
             self._values.extend(parallel_randomizers(self.public_key, count, workers))
             return
-        r = default_rng(rng)
-        pk = self.public_key
-        self._values.extend(pk.randomizer(r) for _ in range(count))
+        self._values.extend(self.public_key.randomizers(count, rng))
 
     def take(self, count: int) -> list[mpz]:
         """Up to ``count`` randomizers, removed from the pool."""

@@ -19,7 +19,10 @@ Choices and what they do to security and cost:
   least ``|t| + 64`` so ``r mod t`` is statistically uniform) and a fixed-base table, as for
   Paillier (see :mod:`.paillier`).
 * ``g^m`` uses fixed-base tables for ``g`` and ``g^-1``, so a signed ``m`` costs one
-  multiplication per non-zero byte of ``|m|``: fixed-point values of 64 bits cost 8.
+  multiplication per non-zero byte of ``|m|``: fixed-point values of 64 bits cost 8. A batch
+  of encryptions walks ``g``'s, ``g^-1``'s and ``h``'s tables as one product per ciphertext
+  (:class:`~.multiexp.JointFixedBase`): 64 multiplications at the defaults, ~21 us each
+  ciphertext on the native kernel, ~110 us in gmpy2.
 * :class:`~._scheme.RandomnessPool` moves the ``h^r`` part off-line.
 
 **Known weakness: chosen-ciphertext attacks.** OU is malleable like every additive scheme, and
@@ -40,7 +43,7 @@ from gmpy2 import mpz
 from ._errors import SchemeError
 from ._rng import RandomSource, default_rng
 from ._scheme import PrivateKey, PublicKey, security_bits
-from .multiexp import FixedBaseTable
+from .multiexp import FixedBaseTable, JointFixedBase, powmod_many
 from .paillier import _prime
 
 __all__ = ["OUPrivateKey", "OUPublicKey", "generate_ou_keypair"]
@@ -79,6 +82,7 @@ class OUPublicKey(PublicKey):
             raise SchemeError(f"randomizer_bits={self.randomizer_bits} is too short")
         self.window = window
         self._tables: tuple[FixedBaseTable, FixedBaseTable, FixedBaseTable] | None = None
+        self._joint: JointFixedBase | None = None
 
     def _params(self) -> tuple[int, ...]:
         return (self.n, self.g, self.h, self.p_bits)
@@ -101,13 +105,26 @@ class OUPublicKey(PublicKey):
     def randomizer(self, rng: RandomSource | None = None) -> mpz:
         return self.tables[0].pow(default_rng(rng).randbits(self.randomizer_bits))
 
+    def randomizers(self, count: int, rng: RandomSource | None = None) -> list[mpz]:
+        r = default_rng(rng)
+        return self.tables[0].pow_many([r.randbits(self.randomizer_bits) for _ in range(count)])
+
+    def _encrypt_fresh(self, ms: list[int], rng: RandomSource) -> list[mpz]:
+        # g^m h^r as one walk over the three tables' digits
+        if self._joint is None:
+            self._joint = JointFixedBase(self.tables)
+        xs = [rng.randbits(self.randomizer_bits) for _ in ms]
+        pos = [m if m > 0 else 0 for m in ms]
+        neg = [-m if m < 0 else 0 for m in ms]
+        return self._joint.pow_many([xs, pos, neg])
+
     def _plain_part(self, m: int) -> mpz:
         _, tg, tgi = self.tables
         return tg.pow(m) if m >= 0 else tgi.pow(-m)
 
     def __getstate__(self) -> dict[str, object]:
         d = dict(self.__dict__)
-        d["_tables"] = None
+        d["_tables"] = d["_joint"] = None
         return d
 
 
@@ -139,6 +156,11 @@ class OUPrivateKey(PrivateKey):
         p = self.p
         a = (gmpy2.powmod(c % self.psquare, self.t, self.psquare) - 1) // p
         return int(a * self.lg_inverse % p)
+
+    def _decrypt_raw_many(self, cs: list[mpz]) -> list[int]:
+        p, psq, lgi = self.p, self.psquare, self.lg_inverse
+        powers = powmod_many([c % psq for c in cs], [self.t] * len(cs), psq)
+        return [int((a - 1) // p * lgi % p) for a in powers]
 
 
 def generate_ou_keypair(

@@ -129,8 +129,8 @@ def _key(k: Any) -> Any:
 def _w_warm(key: PublicKey | PrivateKey | None) -> None:
     t = time.monotonic()
     if key is not None:
-        k = _key(key)
-        k.randomizer() if isinstance(k, PublicKey) else k.encrypt(0)
+        # a batch as large as the native kernel's threshold builds every table it uses
+        _key(key).encrypt_many([0] * 32)
     time.sleep(max(0.0, 0.2 - (time.monotonic() - t)))
 
 
@@ -141,13 +141,12 @@ def _w_encrypt(pk: PublicKey, ms: list[int]) -> bytes:
 
 def _w_encrypt_owner(sk: PrivateKey, ms: list[int]) -> bytes:
     sk = _key(sk)
-    cs = [sk.encrypt(m) for m in ms]
-    return sk.public_key.ciphertexts_to_bytes(cs)
+    return sk.public_key.ciphertexts_to_bytes(sk.encrypt_many(ms))
 
 
 def _w_randomizers(pk: PublicKey, count: int) -> bytes:
     pk = _key(pk)
-    return pk.ciphertexts_to_bytes([pk.randomizer() for _ in range(count)])
+    return pk.ciphertexts_to_bytes(pk.randomizers(count))
 
 
 def _w_decrypt(sk: PrivateKey, blob: bytes) -> list[int]:
@@ -158,19 +157,19 @@ def _w_decrypt(sk: PrivateKey, blob: bytes) -> list[int]:
 def _w_mul(pk: PublicKey, a: bytes, ks: list[int]) -> bytes:
     pk = _key(pk)
     xs = pk.ciphertexts_from_bytes(a)
-    return pk.ciphertexts_to_bytes([pk.mul(x, k) for x, k in zip(xs, ks, strict=True)])
+    return pk.ciphertexts_to_bytes(pk.mul_many(xs, ks))
 
 
 def _w_rerandomize(pk: PublicKey, a: bytes) -> bytes:
     pk = _key(pk)
-    return pk.ciphertexts_to_bytes([pk.rerandomize(x) for x in pk.ciphertexts_from_bytes(a)])
+    return pk.ciphertexts_to_bytes(pk.rerandomize_many(pk.ciphertexts_from_bytes(a)))
 
 
 def _w_dots(pk: PublicKey, a: bytes, exps: np.ndarray) -> bytes:
     """``exps`` is (len(a), m): one multi-exponentiation per column."""
     pk = _key(pk)
     xs = pk.ciphertexts_from_bytes(a)
-    out = [pk.dot(xs, exps[:, j]) for j in range(exps.shape[1])]
+    out = pk.dot_columns(xs, exps)
     return pk.ciphertexts_to_bytes(out)
 
 

@@ -70,6 +70,9 @@ class PlainPublicKey(PublicKey):
     def mul(self, c: mpz, k: int) -> mpz:
         return c * int(k) % self.modulus
 
+    def mul_many(self, cs: Sequence[mpz], ks: Sequence[int]) -> list[mpz]:
+        return [self.mul(c, k) for c, k in zip(cs, ks, strict=True)]
+
     def neg(self, c: mpz) -> mpz:
         return -c % self.modulus
 
@@ -84,6 +87,9 @@ class PlainPublicKey(PublicKey):
         for c, k in zip(cs, ks, strict=True):
             acc += c * int(k)
         return acc % self.modulus
+
+    def dot_columns(self, cs: Sequence[mpz], ks: np.ndarray) -> list[mpz]:
+        return [self.dot(cs, ks[:, j]) for j in range(ks.shape[1])]
 
     def rerandomize(self, c: mpz, rng: RandomSource | None = None) -> mpz:
         return mpz(c)

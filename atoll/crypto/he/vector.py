@@ -88,7 +88,7 @@ class EncryptedVector:
             blobs = par.run_chunks(workers, fn, [(key, ms[a:b]) for a, b in bounds])
             data = [c for blob in blobs for c in public_key.ciphertexts_from_bytes(blob)]
         elif private_key is not None and pool is None:
-            data = [private_key.encrypt(m, rng) for m in ms]
+            data = private_key.encrypt_many(ms, rng)
         else:
             data = public_key.encrypt_many(ms, rng=rng, pool=pool)
         return cls(public_key, data, enc.frac_bits, enc.bound, fresh=not public_key.insecure)
@@ -209,7 +209,7 @@ class EncryptedVector:
             w = pk.ciphertext_bytes
             args = [(pk, blob[a * w : b * w], ks[a:b]) for a, b in bounds]
             return self._from_blobs(par.run_chunks(workers, par._w_mul, args))
-        return [pk.mul(c, k) for c, k in zip(self.data, ks, strict=True)]
+        return pk.mul_many(self.data, ks)
 
     # Additions cost one modular multiplication (~2-6 us): shipping a ciphertext to a worker
     # and back costs about as much, so they always run here, whatever ``workers`` says.
@@ -328,7 +328,7 @@ class EncryptedVector:
             ]
             out = [pk.sum(p[j] for p in parts) for j in range(m)]
         else:
-            out = [pk.dot(self.data, e[:, j]) for j in range(e.shape[1])]
+            out = pk.dot_columns(self.data, e)
         return EncryptedVector(pk, out, self.frac_bits + enc.frac_bits, bound)
 
     def matvec(
@@ -349,7 +349,7 @@ class EncryptedVector:
             args = [(pk, blob[a * w : b * w]) for a, b in bounds]
             data = self._from_blobs(par.run_chunks(workers, par._w_rerandomize, args))
         else:
-            data = [pk.rerandomize(c, rng) for c in self.data]
+            data = pk.rerandomize_many(self.data, rng)
         return EncryptedVector(pk, data, self.frac_bits, self.bound, fresh=not pk.insecure)
 
     # -- operators ------------------------------------------------------------------------

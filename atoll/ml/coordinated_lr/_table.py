@@ -238,7 +238,7 @@ def _partition_share(
     if not parts:
         return []
     e = np.concatenate(parts, axis=0)
-    out = [key.dot(bases, e[:, j]) for j in range(e.shape[1])]
+    out = key.dot_columns(bases, e)
     return [(0, (key.ciphertexts_to_bytes(out), _column_l1(e)))]
 
 
