@@ -1,8 +1,10 @@
 """Run large vector operations over worker processes.
 
-A small helper, independent of the computing layer: a cached
-:class:`concurrent.futures.ProcessPoolExecutor` per worker count (``spawn`` context, so it
-is safe with threads and on every OS), fed with contiguous chunks. Ciphertexts cross the
+A small helper, independent of the computing layer: ``workers`` means processes at work,
+the caller included: :func:`run_chunks` hands the first contiguous chunks to a cached
+:class:`concurrent.futures.ProcessPoolExecutor` of ``workers - 1`` processes (``spawn``
+context, so it is safe with threads and on every OS) and computes the last share itself
+instead of waiting idle (2 workers on 2 cores: ~1.9x one core). Ciphertexts cross the
 process boundary as fixed-width byte blobs, keys as their public parameters (workers cache
 the rebuilt key and its fixed-base tables by fingerprint, so tables are built once per
 worker). Private keys are sent only to the owner's own local workers, for decryption.
@@ -30,10 +32,16 @@ from ._scheme import PrivateKey, PublicKey
 
 __all__ = [
     "MIN_PARALLEL",
+    "Chunk",
     "chunk_bounds",
+    "gather",
     "get_executor",
+    "pack",
     "parallel_randomizers",
+    "run_chunks",
+    "run_split",
     "shutdown",
+    "unpack",
     "warm_up",
 ]
 
@@ -42,6 +50,8 @@ MIN_PARALLEL = 64
 
 _EXECUTORS: dict[int, ProcessPoolExecutor] = {}
 T = TypeVar("T")
+#: True in pool processes (set by their initializer), False in the calling process.
+_IN_POOL = False
 
 
 def get_executor(workers: int) -> Executor:
@@ -61,6 +71,8 @@ def get_executor(workers: int) -> Executor:
 def _exit_with_parent(parent: int) -> None:
     """In each worker: exit when the process that started the pool is gone (killed), so no
     worker is left blocked on its task queue forever."""
+    global _IN_POOL
+    _IN_POOL = True
 
     def watch() -> None:
         while True:
@@ -82,12 +94,16 @@ atexit.register(shutdown)
 
 
 def warm_up(workers: int, key: PublicKey | PrivateKey | None = None) -> None:
-    """Start the workers (and build ``key``'s tables in each) ahead of time."""
-    ex = get_executor(workers)
-    # each task holds its worker a moment, so that every worker gets one
-    futs = [ex.submit(_w_warm, key) for _ in range(workers)]
-    for f in futs:
-        f.result()
+    """Start the ``workers - 1`` pool processes :func:`run_chunks` uses beside the caller
+    (and build ``key``'s tables in each, and in the caller) ahead of time."""
+    if workers > 1:
+        ex = get_executor(workers - 1)
+        # each task holds its worker a moment, so that every worker gets one
+        futs = [ex.submit(_w_warm, key) for _ in range(workers - 1)]
+        for f in futs:
+            f.result()
+    if key is not None:
+        _key(key).encrypt_many([0] * 32)
 
 
 def chunk_bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -104,10 +120,51 @@ def chunk_bounds(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_chunks(workers: int, fn: Callable[..., T], args: Sequence[tuple[Any, ...]]) -> list[T]:
-    """``[fn(*a) for a in args]`` on the pool, in order."""
-    ex = get_executor(workers)
-    futs = [ex.submit(fn, *a) for a in args]
-    return [f.result() for f in futs]
+    """``[fn(*a) for a in args]`` over ``workers`` processes, in order (see :func:`run_split`;
+    here every chunk's arguments are the same whichever process runs it)."""
+    return run_split(workers, fn, len(args), lambda i, ship: args[i])
+
+
+def run_split(
+    workers: int, fn: Callable[..., T], chunks: int, make_args: Callable[[int, bool], Any]
+) -> list[T]:
+    """``[fn(*make_args(i, ship)) for i in range(chunks)]`` over ``workers`` processes.
+
+    The caller is one of them: ``workers - 1`` pool processes take the first chunks while
+    the calling process, which would otherwise wait idle, computes the last share itself.
+    ``ship`` tells ``make_args`` whether chunk ``i`` crosses to a pool process (pass
+    ciphertexts as one blob) or stays here (pass the objects: nothing to convert).
+    """
+    if workers <= 1 or chunks <= 1:
+        return [fn(*make_args(i, False)) for i in range(chunks)]
+    shipped = chunks - chunks // workers
+    ex = get_executor(workers - 1)
+    futs = [ex.submit(fn, *make_args(i, True)) for i in range(shipped)]
+    mine = [fn(*make_args(i, False)) for i in range(shipped, chunks)]
+    return [f.result() for f in futs] + mine
+
+
+#: A chunk of ciphertexts: one fixed-width blob across processes, the objects within one.
+Chunk = bytes | list[mpz]
+
+
+def unpack(pk: PublicKey, chunk: Chunk) -> list[mpz]:
+    """The ciphertexts of an argument chunk (range-checked when they come as a blob)."""
+    return pk.ciphertexts_from_bytes(chunk) if isinstance(chunk, bytes) else chunk
+
+
+def pack(pk: PublicKey, cs: list[mpz]) -> Chunk:
+    """A result chunk: a blob from a pool process, the objects in the calling process."""
+    return pk.ciphertexts_to_bytes(cs) if _IN_POOL else cs
+
+
+def gather(pk: PublicKey, chunks: Sequence[Chunk]) -> list[mpz]:
+    """The ciphertexts of result chunks, in order. Blobs come from this process's own pool,
+    which computed them from checked inputs, so they are not range-checked again."""
+    out: list[mpz] = []
+    for c in chunks:
+        out.extend(pk.ciphertexts_from_bytes(c, check=False) if isinstance(c, bytes) else c)
+    return out
 
 
 # -- worker side ----------------------------------------------------------------------------
@@ -134,47 +191,43 @@ def _w_warm(key: PublicKey | PrivateKey | None) -> None:
     time.sleep(max(0.0, 0.2 - (time.monotonic() - t)))
 
 
-def _w_encrypt(pk: PublicKey, ms: list[int]) -> bytes:
+def _w_encrypt(pk: PublicKey, ms: list[int]) -> Chunk:
     pk = _key(pk)
-    return pk.ciphertexts_to_bytes(pk.encrypt_many(ms))
+    return pack(pk, pk.encrypt_many(ms))
 
 
-def _w_encrypt_owner(sk: PrivateKey, ms: list[int]) -> bytes:
+def _w_encrypt_owner(sk: PrivateKey, ms: list[int]) -> Chunk:
     sk = _key(sk)
-    return sk.public_key.ciphertexts_to_bytes(sk.encrypt_many(ms))
+    return pack(sk.public_key, sk.encrypt_many(ms))
 
 
-def _w_randomizers(pk: PublicKey, count: int) -> bytes:
+def _w_randomizers(pk: PublicKey, count: int) -> Chunk:
     pk = _key(pk)
-    return pk.ciphertexts_to_bytes(pk.randomizers(count))
+    return pack(pk, pk.randomizers(count))
 
 
-def _w_decrypt(sk: PrivateKey, blob: bytes) -> list[int]:
+def _w_decrypt(sk: PrivateKey, a: Chunk) -> list[int]:
     sk = _key(sk)
-    return sk.decrypt_many(sk.public_key.ciphertexts_from_bytes(blob))
+    return sk.decrypt_many(unpack(sk.public_key, a))
 
 
-def _w_mul(pk: PublicKey, a: bytes, ks: list[int]) -> bytes:
+def _w_mul(pk: PublicKey, a: Chunk, ks: list[int]) -> Chunk:
     pk = _key(pk)
-    xs = pk.ciphertexts_from_bytes(a)
-    return pk.ciphertexts_to_bytes(pk.mul_many(xs, ks))
+    return pack(pk, pk.mul_many(unpack(pk, a), ks))
 
 
-def _w_rerandomize(pk: PublicKey, a: bytes) -> bytes:
+def _w_rerandomize(pk: PublicKey, a: Chunk) -> Chunk:
     pk = _key(pk)
-    return pk.ciphertexts_to_bytes(pk.rerandomize_many(pk.ciphertexts_from_bytes(a)))
+    return pack(pk, pk.rerandomize_many(unpack(pk, a)))
 
 
-def _w_dots(pk: PublicKey, a: bytes, exps: np.ndarray) -> bytes:
+def _w_dots(pk: PublicKey, a: Chunk, exps: np.ndarray) -> Chunk:
     """``exps`` is (len(a), m): one multi-exponentiation per column."""
     pk = _key(pk)
-    xs = pk.ciphertexts_from_bytes(a)
-    out = pk.dot_columns(xs, exps)
-    return pk.ciphertexts_to_bytes(out)
+    return pack(pk, pk.dot_columns(unpack(pk, a), exps))
 
 
 def parallel_randomizers(pk: PublicKey, count: int, workers: int) -> list[mpz]:
     """``count`` fresh randomizers computed over ``workers`` processes."""
     sizes = [b - a for a, b in chunk_bounds(count, workers * 2)]
-    blobs = run_chunks(workers, _w_randomizers, [(pk, s) for s in sizes if s])
-    return [c for blob in blobs for c in pk.ciphertexts_from_bytes(blob)]
+    return gather(pk, run_chunks(workers, _w_randomizers, [(pk, s) for s in sizes if s]))

@@ -100,7 +100,9 @@ class PlainPublicKey(PublicKey):
     def check_ciphertext(self, c: int) -> mpz:
         return mpz(c) % self.modulus
 
-    def ciphertexts_from_bytes(self, blob: bytes, count: int | None = None) -> list[mpz]:
+    def ciphertexts_from_bytes(
+        self, blob: bytes, count: int | None = None, *, check: bool = True
+    ) -> list[mpz]:
         w = self.ciphertext_bytes
         if len(blob) % w or (count is not None and len(blob) != count * w):
             from ._errors import CiphertextError

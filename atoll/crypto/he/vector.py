@@ -17,8 +17,8 @@ less than shipping their operands to a worker, so they always run in the calling
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from gmpy2 import mpz
@@ -28,6 +28,8 @@ from ._errors import EncodingOverflowError, HEError, KeyMismatchError
 from ._rng import RandomSource
 from ._scheme import PrivateKey, PublicKey, RandomnessPool
 from .fixedpoint import DEFAULT_FRAC_BITS, EncodedArray, FixedPointCodec
+
+T = TypeVar("T")
 
 __all__ = ["EncryptedVector"]
 
@@ -85,8 +87,8 @@ class EncryptedVector:
             fn = par._w_encrypt if private_key is None else par._w_encrypt_owner
             key: Any = public_key if private_key is None else private_key
             bounds = par.chunk_bounds(len(ms), workers * 2)
-            blobs = par.run_chunks(workers, fn, [(key, ms[a:b]) for a, b in bounds])
-            data = [c for blob in blobs for c in public_key.ciphertexts_from_bytes(blob)]
+            args = [(key, ms[a:b]) for a, b in bounds]
+            data = par.gather(public_key, par.run_chunks(workers, fn, args))
         elif private_key is not None and pool is None:
             data = private_key.encrypt_many(ms, rng)
         else:
@@ -111,11 +113,8 @@ class EncryptedVector:
         """The signed encoded integers (``value * 2^frac_bits``)."""
         private_key.check_key(self.public_key)
         if workers > 1 and len(self) >= par.MIN_PARALLEL:
-            blob = self.public_key.ciphertexts_to_bytes(self.data)
-            w = self.public_key.ciphertext_bytes
-            bounds = par.chunk_bounds(len(self), workers * 2)
-            args = [(private_key, blob[a * w : b * w]) for a, b in bounds]
-            return [m for part in par.run_chunks(workers, par._w_decrypt, args) for m in part]
+            parts = self._split(workers, par._w_decrypt, lambda a, _: (private_key, a))
+            return [m for part in parts for m in part]
         return private_key.decrypt_many(self.data)
 
     def decrypt(self, private_key: PrivateKey, workers: int = 1) -> np.ndarray:
@@ -192,23 +191,30 @@ class EncryptedVector:
         return enc.tolist()
 
     # -- elementwise kernels (serial or parallel) -----------------------------------------
-    def _blob_chunks(self, workers: int) -> tuple[bytes, list[tuple[int, int]]]:
-        return (
-            self.public_key.ciphertexts_to_bytes(self.data),
-            par.chunk_bounds(len(self), workers * 2),
-        )
-
-    def _from_blobs(self, blobs: list[bytes]) -> list[mpz]:
+    def _split(
+        self,
+        workers: int,
+        fn: Callable[..., T],
+        make_args: Callable[[par.Chunk, slice], tuple[Any, ...]],
+    ) -> list[T]:
+        """``fn`` over contiguous chunks of this vector on ``workers`` processes:
+        ``make_args(chunk, rows)`` gets the chunk's ciphertexts (a blob for a pool process,
+        the objects for the caller's own share) and its rows."""
         pk = self.public_key
-        return [c for blob in blobs for c in pk.ciphertexts_from_bytes(blob)]
+        bounds = par.chunk_bounds(len(self), workers * 2)
+
+        def args(i: int, ship: bool) -> tuple[Any, ...]:
+            rows = slice(*bounds[i])
+            cs = self.data[rows]
+            return make_args(pk.ciphertexts_to_bytes(cs) if ship else cs, rows)
+
+        return par.run_split(workers, fn, len(bounds), args)
 
     def _map_mul(self, ks: list[int], workers: int) -> list[mpz]:
         pk = self.public_key
         if workers > 1 and len(self) >= par.MIN_PARALLEL:
-            blob, bounds = self._blob_chunks(workers)
-            w = pk.ciphertext_bytes
-            args = [(pk, blob[a * w : b * w], ks[a:b]) for a, b in bounds]
-            return self._from_blobs(par.run_chunks(workers, par._w_mul, args))
+            parts = self._split(workers, par._w_mul, lambda a, rows: (pk, a, ks[rows]))
+            return par.gather(pk, parts)
         return pk.mul_many(self.data, ks)
 
     # Additions cost one modular multiplication (~2-6 us): shipping a ciphertext to a worker
@@ -317,15 +323,14 @@ class EncryptedVector:
             # is where Pippenger is most efficient
             blob = pk.ciphertexts_to_bytes(self.data)
             cols = par.chunk_bounds(m, workers)
-            args = [(pk, blob, e[:, s:t]) for s, t in cols]
-            out = self._from_blobs(par.run_chunks(workers, par._w_dots, args))
+
+            def args(i: int, ship: bool) -> tuple[Any, ...]:
+                return (pk, blob if ship else self.data, e[:, slice(*cols[i])])
+
+            out = par.gather(pk, par.run_split(workers, par._w_dots, len(cols), args))
         elif workers > 1 and len(self) >= par.MIN_PARALLEL:
-            blob, bounds = self._blob_chunks(workers)
-            w = pk.ciphertext_bytes
-            args = [(pk, blob[s * w : t * w], e[s:t]) for s, t in bounds]
-            parts = [
-                pk.ciphertexts_from_bytes(b) for b in par.run_chunks(workers, par._w_dots, args)
-            ]
+            chunks = self._split(workers, par._w_dots, lambda a, rows: (pk, a, e[rows]))
+            parts = [par.gather(pk, [c]) for c in chunks]
             out = [pk.sum(p[j] for p in parts) for j in range(m)]
         else:
             out = pk.dot_columns(self.data, e)
@@ -344,10 +349,7 @@ class EncryptedVector:
         """Fresh randomness on every element: do this before a vector leaves its computer."""
         pk = self.public_key
         if workers > 1 and len(self) >= par.MIN_PARALLEL and rng is None:
-            blob, bounds = self._blob_chunks(workers)
-            w = pk.ciphertext_bytes
-            args = [(pk, blob[a * w : b * w]) for a, b in bounds]
-            data = self._from_blobs(par.run_chunks(workers, par._w_rerandomize, args))
+            data = par.gather(pk, self._split(workers, par._w_rerandomize, lambda a, _: (pk, a)))
         else:
             data = pk.rerandomize_many(self.data, rng)
         return EncryptedVector(pk, data, self.frac_bits, self.bound, fresh=not pk.insecure)

@@ -60,6 +60,7 @@ from atoll.crypto.he import (
     vector_to_message,
 )
 from atoll.crypto.he import parallel as par
+from atoll.crypto.he.multiexp import JointFixedBase
 
 __all__ = [
     "FRAC_BITS",
@@ -434,35 +435,26 @@ def fixed_base_matvec(
     offset = 1 << (bits - 1)
     e = a + offset  # in [0, 2^bits)
     e = e.astype(np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.int64)
-    blob = pk.ciphertexts_to_bytes(enc.data)
     if workers > 1 and rows >= par.MIN_PARALLEL:
         bounds = par.chunk_bounds(rows, workers * 2)
-        ex = par.get_executor(workers)
-        futs = [ex.submit(_w_fixed_base, pk, blob, e[s:t], offset, bits) for s, t in bounds]
-        data = [c for f in futs for c in pk.ciphertexts_from_bytes(f.result())]
+        blob = pk.ciphertexts_to_bytes(enc.data)
+
+        def args(i: int, ship: bool) -> tuple[Any, ...]:
+            s, t = bounds[i]
+            return (pk, blob if ship else enc.data, e[s:t], offset, bits)
+
+        data = par.gather(pk, par.run_split(workers, _w_fixed_base, len(bounds), args))
     else:
-        data = pk.ciphertexts_from_bytes(_w_fixed_base(pk, blob, e, offset, bits))
+        data = par.gather(pk, [_w_fixed_base(pk, enc.data, e, offset, bits)])
     return EncryptedVector(pk, data, enc.frac_bits, bound)
 
 
-def _w_fixed_base(pk: PublicKey, blob: bytes, e: np.ndarray, offset: int, bits: int) -> bytes:
-    """Worker: one output per row of the non-negative exponent matrix ``e`` (see above)."""
-    bases = pk.ciphertexts_from_bytes(blob)
+def _w_fixed_base(pk: PublicKey, a: par.Chunk, e: np.ndarray, offset: int, bits: int) -> par.Chunk:
+    """Worker: one output per row of the non-negative exponent matrix ``e`` (see above), all
+    rows as one joint fixed-base walk over the bases' tables (native kernel if available)."""
+    bases = par.unpack(pk, a)
     mod = pk.modulus
-    w = FIXED_BASE_WINDOW
-    nwin = -(-bits // w)
-    tables = [FixedBaseTable(b, mod, w).precompute(nwin * w) for b in bases]
-    rows_by_win = [[t._row(k) for t in tables] for k in range(nwin)]
-    total = pk.sum(bases)
-    corr = gmpy2.powmod(gmpy2.invert(total, mod), offset, mod)
-    mask = (1 << w) - 1
-    digits = [(e >> (w * k)) & mask for k in range(nwin)]
-    out = []
-    for i in range(e.shape[0]):
-        acc = corr
-        for k in range(nwin):
-            for tab, d in zip(rows_by_win[k], digits[k][i].tolist(), strict=True):
-                if d:
-                    acc = acc * tab[d] % mod
-        out.append(acc)
-    return pk.ciphertexts_to_bytes(out)
+    tables = [FixedBaseTable(b, mod, FIXED_BASE_WINDOW).precompute(bits) for b in bases]
+    corr = gmpy2.powmod(gmpy2.invert(pk.sum(bases), mod), offset, mod)
+    prods = JointFixedBase(tables).pow_many([e[:, j].tolist() for j in range(e.shape[1])])
+    return par.pack(pk, [corr * p % mod for p in prods])

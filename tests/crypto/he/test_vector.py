@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from atoll.crypto import he
+from atoll.crypto.he import parallel as par
 from atoll.crypto.he.multiexp import FixedBaseTable, multiexp, multiexp_signed
 
 RNG = np.random.default_rng(0)
@@ -159,3 +162,28 @@ def test_non_unit_ciphertext_is_refused(paillier_keys):
     _, sk = paillier_keys
     with pytest.raises(he.CiphertextError, match="unit"):
         sk.decrypt(sk.p * 12345)
+
+
+def _where(i: int, ship: bool) -> tuple[int, bool, int]:
+    return i, ship, os.getpid()
+
+
+@pytest.mark.multiprocess
+def test_the_caller_computes_its_share_and_order_is_kept(paillier_keys):
+    """run_split: the first chunks go to the pool (shipped), the caller runs the last share
+    itself; results come back in chunk order. Results computed here stay objects, those from
+    the pool come as blobs, and gather joins both."""
+    got = par.run_split(2, _where, 4, lambda i, ship: (i, ship))
+    assert [g[0] for g in got] == [0, 1, 2, 3]
+    assert [g[1] for g in got] == [True, True, False, False]
+    assert {g[2] for g in got[2:]} == {os.getpid()}
+    assert os.getpid() not in {g[2] for g in got[:2]}
+    assert par.run_split(1, _where, 3, lambda i, ship: (i, ship)) == [
+        (i, False, os.getpid()) for i in range(3)
+    ]
+    pk, _ = paillier_keys
+    cs = pk.encrypt_many([5, -6, 7])
+    assert par.pack(pk, cs) is cs  # not in a pool process
+    assert par.gather(pk, [pk.ciphertexts_to_bytes(cs[:2]), cs[2:]]) == cs
+    with pytest.raises(he.CiphertextError):
+        par.unpack(pk, b"\x00" * pk.ciphertext_bytes)  # a zero ciphertext, from a blob
