@@ -8,9 +8,16 @@ Operations: key generation, encryption (public key; with a randomness pool fille
 time; owner-side CRT encryption), decryption, ciphertext + ciphertext, ciphertext x 53-bit
 scalar, and the vertical-LR gradient step: an encrypted vector of N values times a plaintext
 N x M matrix (full: 100,000 x 300, ``--quick``: 2,000 x 30), by Pippenger multi-exponentiation
-against one scalar multiplication per element ("naive", ours, on a sample of the same
-matrix), phe's ``EncryptedNumber * float`` per element and HEU's ``Evaluator.matmul`` (both on
+against one scalar multiplication per element ("naive": ours, batched, then summed, on a
+sample of the same matrix), phe's ``EncryptedNumber * float`` per element and HEU's ``Evaluator.matmul`` (both on
 samples: they are too slow for the full size), as multiply-accumulates per second.
+
+``encrypt`` uses the native AVX-512 IFMA kernel for the fixed-base walks where the CPU and a C
+compiler allow (``native_kernel`` in the JSON says which); ``encrypt_gmpy2`` is the same
+encryption on the pure gmpy2 loop. ``ou_2048.encrypt_r110`` is Atoll's OU encryption at HEU's
+own randomizer length (110 bits at 2048; ``kRandomBits2048``), a like-for-like figure only:
+Atoll's keys refuse randomizers shorter than twice the security level (224 bits at 2048),
+because an L-bit randomizer falls to a 2^(L/2) kangaroo walk.
 
 Additions run in one process by design (shipping a ciphertext costs more than adding it), so
 they have no two-core figure. On a shared machine the figures are noisy: compare ratios
@@ -22,9 +29,11 @@ Peers that do not install are left out of the JSON (not reported as zero):
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Report, best_of, parse_args
 
 from atoll.crypto import he
-from atoll.crypto.he import parallel
+from atoll.crypto.he import _native, parallel
 
 try:
     import phe
@@ -51,7 +60,19 @@ except ImportError:  # pragma: no cover - optional peer
     fate_paillier = fate_ou = None
 
 BITS = 2048
+HEU_OU_RANDOMIZER_BITS = 110
 Row = dict[str, Any]
+
+
+@contextlib.contextmanager
+def gmpy2_only() -> Iterator[None]:
+    """Run Atoll's fixed-base walks on the gmpy2 loop, as on a CPU without AVX-512 IFMA."""
+    saved = _native.available
+    _native.available = lambda: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _native.available = saved  # type: ignore[assignment]
 
 
 def rate(repeat: int, count: int, fn: Callable[[], Any]) -> float:
@@ -94,6 +115,20 @@ def bench_atoll(
         return rate(repeat, n, lambda: he.EncryptedVector.encrypt(pk, ms, workers=workers))
 
     rows["encrypt"] = {"atoll": enc(1), "atoll_2cores": enc(2)}
+    if _native.available():  # the same encryption on the gmpy2 loop alone
+        with gmpy2_only():
+            rows["encrypt_gmpy2"] = {"atoll": enc(1)}
+    if scheme == "ou":
+        # HEU's OU draws 110-bit randomizers at 2048 bits (kRandomBits2048): a like-for-like
+        # figure at its parameter, which Atoll refuses for real keys (an L-bit exponent
+        # falls to a 2^(L/2) kangaroo walk: 2^55 here)
+        short = copy.copy(pk)
+        short.randomizer_bits = HEU_OU_RANDOMIZER_BITS
+        short._tables = short._joint = None
+        he.EncryptedVector.encrypt(short, ms[:4])
+        rows["encrypt_r110"] = {
+            "atoll": rate(repeat, n, lambda: he.EncryptedVector.encrypt(short, ms))
+        }
     pool = he.RandomnessPool(pk)
 
     def with_pool() -> None:
@@ -158,6 +193,8 @@ def bench_heu(schema: Any, repeat: int, n: int, rows: dict[str, Row]) -> None:
     ps = [heu.Plaintext(s, int(x)) for x in signed53(rng, n)]
     kps = [heu.Plaintext(s, int(x)) for x in rng.integers(2**52, 2**53, size=n)]
     rows["encrypt"]["heu"] = rate(repeat, n, lambda: [enc.encrypt(p) for p in ps])
+    if "encrypt_r110" in rows:
+        rows["encrypt_r110"]["heu"] = rows["encrypt"]["heu"]
     cs = [enc.encrypt(p) for p in ps]
     rows["decrypt"]["heu"] = rate(repeat, n, lambda: [dec.decrypt(c) for c in cs])
     rows["add"]["heu"] = rate(
@@ -206,10 +243,8 @@ def bench_matvec(n: int, m: int, repeat: int, sample: int) -> Row:
     enc = he.FixedPointCodec().encode_array(x[:s, 0]).tolist()
     sub = v.data[:s]
 
-    def naive() -> None:
-        acc = pk.identity()
-        for c, k in zip(sub, enc, strict=True):
-            acc = pk.add(acc, pk.mul(c, k))
+    def naive() -> None:  # our fastest per-element path: batched scalar multiplications
+        pk.sum(pk.mul_many(sub, enc))
 
     row: Row = {"atoll": macs / t1, "atoll_2cores": macs / t2, "naive": rate(repeat, s, naive)}
     if phe is not None:
@@ -248,6 +283,7 @@ def main() -> None:
     report = Report("he", quick=quick)
     peers = [name for name, mod in (("phe", phe), ("heu", heu), ("fate", fate_paillier)) if mod]
     report.add("peers_installed", peers)
+    report.add("native_kernel", _native.reason() or "avx512ifma")
     t0 = time.perf_counter()
 
     table: dict[str, Row] = {}
