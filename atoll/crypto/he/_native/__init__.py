@@ -198,6 +198,12 @@ def _decide() -> tuple[ctypes.CDLL | None, str]:
     except Exception as exc:  # never raise from available()
         return None, _one_line(f"build failed: {type(exc).__name__}: {exc}")
     if path is None:
+        if why.startswith("no C compiler"):  # the one reason a user can fix in a minute
+            logger.info(
+                "HE native kernel off (%s): HE runs on gmpy2, 4-6x slower; install a C "
+                "compiler or pip install 'atoll[native]' to turn it on",
+                why,
+            )
         return None, _one_line(why)
     lib, why = _load(path)
     if lib is None and why.startswith("load failed"):
