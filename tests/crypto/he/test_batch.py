@@ -3,6 +3,8 @@ engine runs them (the native AVX-512 kernel where available, else the gmpy2 loop
 
 from __future__ import annotations
 
+import importlib
+
 import gmpy2
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from hypothesis import strategies as st
 from atoll.crypto import he
 from atoll.crypto.he import _native
 from atoll.crypto.he.multiexp import FixedBaseTable, JointFixedBase, exponent_digits
+
+multiexp_module = importlib.import_module("atoll.crypto.he.multiexp")
 
 MOD = mpz(2**1279 - 1)  # a prime: every base is a unit
 BASES = [mpz(3), mpz(2**1000 + 12345), MOD - 2]
@@ -134,3 +138,25 @@ def test_vector_paths_agree_across_engines(paillier_keys, ou_keys, monkeypatch):
             np.testing.assert_allclose(vp.decrypt(sk), x, atol=1e-6)
             vo = he.EncryptedVector.encrypt(pk, x, private_key=sk)
             np.testing.assert_allclose(vo.decrypt(sk), x, atol=1e-6)
+
+
+def test_scalar_mul_decrypt_and_matrix_products_agree_across_engines(keys, engine, monkeypatch):
+    """mul_many, decrypt_many and dot_columns above the native thresholds give gmpy2's
+    exact answers (signed scalars, zero, and exponent columns of both signs)."""
+    monkeypatch.setattr(multiexp_module, "NATIVE_MULTIEXP_MIN", 1)
+    pk, sk = keys
+    rng = np.random.default_rng(11)
+    ms = [int(x) for x in rng.integers(-(2**40), 2**40, size=40)]
+    cs = pk.encrypt_many(ms)
+    ks = [int(x) for x in rng.integers(-(2**20), 2**20, size=40)]
+    ks[3] = 0
+    prods = pk.mul_many(cs, ks)
+    assert prods == [pk.mul(c, k) for c, k in zip(cs, ks, strict=True)]
+    assert sk.decrypt_many(prods) == [m * k for m, k in zip(ms, ks, strict=True)]
+    assert sk.decrypt_many(cs) == ms
+    e = rng.integers(-(2**30), 2**30, size=(40, 3))
+    e[:, 2] = np.abs(e[:, 2])
+    got = pk.dot_columns(cs, e)
+    assert got == [pk.dot(cs, e[:, j]) for j in range(3)]
+    want = np.array(ms, dtype=object) @ e.astype(object)
+    assert sk.decrypt_many(got) == [int(x) for x in want]
