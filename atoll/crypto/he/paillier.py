@@ -14,11 +14,12 @@ Choices and what they do to security and cost (2048-bit key, one core, gmpy2):
   ``hs^x`` with ``x`` of ``randomizer_bits`` bits, computed from a precomputed table of
   ``hs^(d * 256^i)`` (:class:`~.multiexp.FixedBaseTable`), i.e. ``randomizer_bits / 8``
   multiplications (~0.3 ms for 448 bits in gmpy2, ~0.06 ms on the native kernel).
-  Security: ciphertexts stay semantically secure under DCR plus the short-exponent assumption (``h^x`` with short ``x`` is indistinguishable
-  from a random element of ``<h>``); the best known attack on ``L``-bit exponents costs
-  ``2^(L/2)``. The default ``L = 4 * security_bits(n)`` (448 for 2048-bit keys, 512 for 3072)
-  leaves a factor-two margin in the exponent over that bound; ``randomizer_bits=n_bits // 2``
-  is DJN's own conservative choice at about 2x the cost. Memory: ``ceil(L/8) * 256``
+  Security: ciphertexts stay semantically secure under DCR plus the short-exponent
+  assumption (``h^x`` with short ``x`` is indistinguishable from a random element of
+  ``<h>``); the best known attack on ``L``-bit exponents costs ``2^(L/2)``. The default
+  ``L = 4 * security_bits(n)`` (448 for 2048-bit keys, 512 for 3072) leaves a factor-two
+  margin in the exponent over that bound; ``randomizer_bits=n_bits // 2`` is DJN's own
+  conservative choice at about 2x the cost. Memory: ``ceil(L/8) * 256``
   ciphertext-sized residues per key and process (7.3 MB at 2048 bits, and as much again in
   the native kernel's Montgomery form once it is used). HEU's OU, for comparison, draws
   110-bit randomizers at 2048 bits: a 2^55 kangaroo walk recovers one, which is why Atoll

@@ -262,7 +262,7 @@ def _to_mpz(value: Any) -> mpz:
 
 
 def _aligned_zeros(rows: int, cols: int) -> np.ndarray:
-    """A zeroed C-contiguous (rows, cols) uint64 array starting on a 64-byte (cache line) boundary."""
+    """A zeroed C-contiguous (rows, cols) uint64 array starting on a 64-byte boundary."""
     size = rows * cols
     raw = np.zeros(size + 8, dtype=np.uint64)
     skip = (-raw.ctypes.data % 64) // 8
