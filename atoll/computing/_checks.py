@@ -1,12 +1,17 @@
-"""Argument checks every backend shares: partition counts, and saved Tables' names."""
+"""Checks every backend shares: partition counts, saved Tables' names and their metadata."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from atoll.computing._errors import InvalidArgumentError
+from atoll.codec import CodecError, decode
+from atoll.computing._errors import ComputingError, InvalidArgumentError
 
-__all__ = ["check_partitions", "check_table_name"]
+__all__ = ["META_FORMAT", "check_partitions", "check_table_name", "parse_saved_meta"]
+
+#: Version of the metadata record a saved Table carries (both backends write the same one).
+META_FORMAT = 1
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
@@ -27,3 +32,33 @@ def check_partitions(value: object, what: str = "partitions") -> int:
     if value >= 1 << 31:
         raise InvalidArgumentError(f"{what} must be below 2**31, got {value!r}")
     return value
+
+
+def parse_saved_meta(raw: bytes, namespace: str, name: str, meta_path: str) -> dict[str, Any]:
+    """A saved Table's metadata record, checked: its format, its partition counts and the
+    partitioner it was written with (errors name the table and the file)."""
+    # imported here: the standalone package imports this module while it initialises
+    from atoll.computing.standalone._partitioner import PARTITIONER_VERSION
+
+    try:
+        meta = decode(raw)
+    except CodecError as exc:
+        raise ComputingError(
+            f"saved table {namespace}/{name}: {meta_path} is corrupt: {exc}"
+        ) from exc
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != META_FORMAT
+        or not isinstance(meta.get("counts"), list)
+        or meta.get("partitions") != len(meta["counts"])
+    ):
+        raise ComputingError(
+            f"saved table {namespace}/{name}: {meta_path} is not a metadata record of "
+            f"format {META_FORMAT}"
+        )
+    if meta.get("partitioner") != PARTITIONER_VERSION:
+        raise ComputingError(
+            f"saved table {namespace}/{name} was written with partitioner version "
+            f"{meta.get('partitioner')!r}; this Atoll reads version {PARTITIONER_VERSION}"
+        )
+    return meta

@@ -19,13 +19,13 @@ import os
 import uuid
 from typing import Any
 
-from atoll.codec import CodecError, decode, encode
+from atoll.codec import encode
+from atoll.computing._checks import META_FORMAT, parse_saved_meta
 from atoll.computing._errors import ComputingError, TableNotFoundError
 from atoll.computing.standalone._partitioner import PARTITIONER_VERSION
 
 __all__ = ["META_FORMAT", "Warehouse"]
 
-META_FORMAT = 1
 META_FILE = "_atoll_meta"
 SCHEMA = "partition int, seq long, rows long, block binary"
 
@@ -100,28 +100,7 @@ class Warehouse:
             raw = bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
         finally:
             stream.close()
-        try:
-            meta = decode(raw)
-        except CodecError as exc:
-            raise ComputingError(
-                f"saved table {namespace}/{name}: {meta_path} is corrupt: {exc}"
-            ) from exc
-        if (
-            not isinstance(meta, dict)
-            or meta.get("format") != META_FORMAT
-            or not isinstance(meta.get("counts"), list)
-            or meta.get("partitions") != len(meta["counts"])
-        ):
-            raise ComputingError(
-                f"saved table {namespace}/{name}: {meta_path} is not a metadata record of "
-                f"format {META_FORMAT}"
-            )
-        if meta.get("partitioner") != PARTITIONER_VERSION:
-            raise ComputingError(
-                f"saved table {namespace}/{name} was written with partitioner version "
-                f"{meta.get('partitioner')!r}; this Atoll reads version {PARTITIONER_VERSION}"
-            )
-        return meta
+        return parse_saved_meta(raw, namespace, name, meta_path)
 
     def read_rows(self, namespace: str, name: str) -> Any:
         """The saved blocks as an RDD of ``(partition, (seq, rows, blob))``."""

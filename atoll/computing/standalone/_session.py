@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atoll.codec import CodecError, decode
 from atoll.computing._api import ComputingSession, Row, Table, TableWriter
-from atoll.computing._checks import check_partitions, check_table_name
+from atoll.computing._checks import check_partitions, check_table_name, parse_saved_meta
 from atoll.computing._errors import (
     ComputingError,
     InvalidArgumentError,
@@ -34,8 +33,7 @@ from atoll.computing._errors import (
 )
 from atoll.computing.standalone import _storage
 from atoll.computing.standalone._executor import Executor, make_executor
-from atoll.computing.standalone._partitioner import PARTITIONER_VERSION
-from atoll.computing.standalone._table import META_FILE, META_FORMAT, StandaloneTable
+from atoll.computing.standalone._table import META_FILE, StandaloneTable
 from atoll.computing.standalone._tasks import Task, scatter
 
 __all__ = ["StandaloneSession", "StandaloneWriter"]
@@ -184,26 +182,7 @@ class StandaloneSession(ComputingSession):
             raise TableNotFoundError(
                 f"no saved table {namespace}/{name} under {self.tables_dir}"
             ) from None
-        try:
-            meta = decode(raw)
-        except CodecError as exc:
-            raise ComputingError(
-                f"saved table {namespace}/{name}: {meta_path} is corrupt: {exc}"
-            ) from exc
-        if (
-            not isinstance(meta, dict)
-            or meta.get("format") != META_FORMAT
-            or not isinstance(meta.get("counts"), list)
-        ):
-            raise ComputingError(
-                f"saved table {namespace}/{name}: {meta_path} is not a metadata record of "
-                f"format {META_FORMAT}"
-            )
-        if meta.get("partitioner") != PARTITIONER_VERSION:
-            raise ComputingError(
-                f"saved table {namespace}/{name} was written with partitioner version "
-                f"{meta.get('partitioner')!r}; this Atoll reads version {PARTITIONER_VERSION}"
-            )
+        meta = parse_saved_meta(raw, namespace, name, meta_path)
         _storage.refresh_env(path)
         return StandaloneTable(
             self, path, f"{namespace}/{name}", meta["counts"], saved=(namespace, name)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from atoll.codec import encode
 from atoll.computing._api import Row, Table
-from atoll.computing._checks import check_table_name
+from atoll.computing._checks import META_FORMAT, check_table_name
 from atoll.computing._errors import (
     InvalidArgumentError,
     SessionClosedError,
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["META_FILE", "StandaloneTable"]
 
 META_FILE = "meta.atoll"
-META_FORMAT = 1
 
 
 class StandaloneTable(ShuffledTable):
